@@ -1,0 +1,302 @@
+//! Liveness and the drop plan of §6: where each Box reference dies.
+//!
+//! [`Liveness`] holds, per reachable block, the values live on entry (not
+//! counting the block's own phis) and on exit, as sorted lists. It is built
+//! one variable at a time by walking up from each use to the definition
+//! (Brandner et al., "Computing Liveness Sets for SSA-Form Programs"), so its
+//! cost follows the size of the live ranges, never blocks × values.
+//!
+//! [`DropPlan`] turns liveness into what a backend does:
+//! - after each instruction, the values released there, in definition order
+//!   (a value never used dies right after its definition);
+//! - the operand an instruction takes over instead of releasing: a `boxcall`
+//!   receiver at its last use (which allows in-place reuse), a returned
+//!   value, a `cast` to box of a box;
+//! - on each CFG edge, which phi entries move their reference into the phi,
+//!   and the values released at the start of the successor, after its phis.
+//!
+//! Only *owned* values are planned: `box` values that are not parameters
+//! (MIR calls borrow their arguments, so the caller releases them).
+
+use crate::cfg::{BlockOrder, Cfg};
+use crate::entity::EntityVec;
+use crate::ir::{Block, Function, Inst, InstData, Receiver, Type, TypeOpKind, Value, ValueDef};
+
+/// Live-in and live-out sets of every reachable block.
+#[derive(Clone, Debug)]
+pub struct Liveness {
+    live_in: EntityVec<Block, Vec<Value>>,
+    live_out: EntityVec<Block, Vec<Value>>,
+}
+
+impl Liveness {
+    /// Computes liveness of every value of `func` over its reachable blocks.
+    pub fn new(func: &Function, cfg: &Cfg, order: &BlockOrder) -> Liveness {
+        let n_blocks = func.blocks.len();
+        let n_values = func.values.len();
+        let mut live_in = EntityVec::filled(n_blocks, Vec::new());
+        let mut live_out = EntityVec::filled(n_blocks, Vec::new());
+        let Some(entry) = func.entry() else { return Liveness { live_in, live_out } };
+
+        let mut def_block = EntityVec::filled(n_values, Block::INVALID);
+        // Uses in reachable code, grouped by value: (value, block, phi-predecessor).
+        let mut uses: Vec<(Value, Block, Block)> = Vec::new();
+        for (v, data) in func.values.iter() {
+            if let ValueDef::Param(_) = data.def {
+                def_block[v] = entry;
+            }
+        }
+        for &block in order.rpo() {
+            for &inst in &func.blocks[block].insts {
+                if let Some(r) = func.results[inst] {
+                    def_block[r] = block;
+                }
+                match func.insts[inst] {
+                    InstData::Phi { entries, .. } => {
+                        for e in func.phi_list(entries) {
+                            if order.is_reachable(e.block) {
+                                uses.push((e.value, block, e.block));
+                            }
+                        }
+                    }
+                    _ => uses.extend(func.operands(inst).map(|v| (v, block, Block::INVALID))),
+                }
+            }
+        }
+        uses.sort_unstable_by_key(|u| u.0);
+
+        let mut stamp_in = EntityVec::filled(n_blocks, Value::INVALID);
+        let mut stamp_out = EntityVec::filled(n_blocks, Value::INVALID);
+        let mut stack = Vec::new();
+        for &(v, block, phi_pred) in &uses {
+            let start = if phi_pred == Block::INVALID {
+                block
+            } else {
+                if stamp_out[phi_pred] != v {
+                    stamp_out[phi_pred] = v;
+                    live_out[phi_pred].push(v);
+                }
+                phi_pred
+            };
+            stack.push(start);
+            while let Some(b) = stack.pop() {
+                if def_block[v] == b || stamp_in[b] == v {
+                    continue;
+                }
+                stamp_in[b] = v;
+                live_in[b].push(v);
+                for &pred in cfg.preds(b) {
+                    if !order.is_reachable(pred) {
+                        continue;
+                    }
+                    if stamp_out[pred] != v {
+                        stamp_out[pred] = v;
+                        live_out[pred].push(v);
+                    }
+                    stack.push(pred);
+                }
+            }
+        }
+        Liveness { live_in, live_out }
+    }
+
+    /// Values live on entry to `block`, before its phis, sorted by id. The
+    /// block's own phi results are not included.
+    pub fn live_in(&self, block: Block) -> &[Value] {
+        &self.live_in[block]
+    }
+
+    /// Values live on exit from `block` (including those only a successor's
+    /// phi reads), sorted by id.
+    pub fn live_out(&self, block: Block) -> &[Value] {
+        &self.live_out[block]
+    }
+}
+
+/// Where every owned Box reference is released or handed over.
+#[derive(Clone, Debug)]
+pub struct DropPlan {
+    /// Per instruction: range of `values` released right after it.
+    after: EntityVec<Inst, (u32, u32)>,
+    /// Per instruction: the operand whose reference it takes over.
+    consumed: EntityVec<Inst, Value>,
+    /// Per block: index of its first edge in `edges`.
+    edge_start: EntityVec<Block, u32>,
+    edges: Vec<EdgeData>,
+    values: Vec<Value>,
+    moves: Vec<bool>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct EdgeData {
+    releases: (u32, u32),
+    moves: (u32, u32),
+}
+
+/// What happens on one CFG edge, in this order: the successor's phis take
+/// their entries (moving the reference where `moves` says so, else adding
+/// one), then `releases` are released.
+#[derive(Clone, Copy, Debug)]
+pub struct EdgePlan<'a> {
+    /// One flag per phi of the successor, in order: whether the entry value
+    /// for this edge hands its reference to the phi.
+    pub moves: &'a [bool],
+    /// Values released at the start of the successor, in definition order.
+    pub releases: &'a [Value],
+}
+
+impl DropPlan {
+    /// Plans the drops of `func`, given its value types and liveness.
+    pub fn new(
+        func: &Function,
+        cfg: &Cfg,
+        order: &BlockOrder,
+        types: &EntityVec<Value, Type>,
+        liveness: &Liveness,
+    ) -> DropPlan {
+        let owned = |v: Value| types[v] == Type::Box && matches!(func.values[v].def, ValueDef::Result(_));
+        let mut plan = DropPlan {
+            after: EntityVec::filled(func.insts.len(), (0, 0)),
+            consumed: EntityVec::filled(func.insts.len(), Value::INVALID),
+            edge_start: EntityVec::filled(func.blocks.len(), 0),
+            edges: Vec::new(),
+            values: Vec::new(),
+            moves: Vec::new(),
+        };
+        let mut live = EntityVec::filled(func.values.len(), false);
+        let mut unused_phis: EntityVec<Block, Vec<Value>> = EntityVec::filled(func.blocks.len(), Vec::new());
+        let mut dying = Vec::new();
+        for &block in order.rpo() {
+            for &v in liveness.live_out(block) {
+                live[v] = true;
+            }
+            for &inst in func.blocks[block].insts.iter().rev() {
+                if let InstData::Phi { .. } = func.insts[inst] {
+                    continue;
+                }
+                dying.clear();
+                if let Some(r) = func.results[inst] {
+                    if !live[r] {
+                        dying.push(r);
+                    }
+                    live[r] = false;
+                }
+                for v in func.operands(inst) {
+                    if !live[v] {
+                        live[v] = true;
+                        dying.push(v);
+                    }
+                }
+                dying.retain(|&v| owned(v));
+                dying.sort_unstable();
+                let consumed = consumed_operand(func, inst, &dying);
+                if let Some(c) = consumed {
+                    plan.consumed[inst] = c;
+                    dying.retain(|&v| v != c);
+                }
+                plan.after[inst] = push_range(&mut plan.values, &dying);
+            }
+            for phi in func.phis(block) {
+                let r = func.results[phi].expect("a phi has a result");
+                if !live[r] && owned(r) {
+                    unused_phis[block].push(r);
+                }
+            }
+            // Whatever is still marked is live-in (or a used phi result).
+            for &v in liveness.live_in(block) {
+                live[v] = false;
+            }
+            for phi in func.phis(block) {
+                live[func.results[phi].expect("a phi has a result")] = false;
+            }
+        }
+        for block in func.blocks.keys() {
+            plan.edge_start[block] = plan.edges.len() as u32;
+            if !order.is_reachable(block) {
+                continue;
+            }
+            for &succ in cfg.succs(block) {
+                let edge = plan_edge(func, block, succ, liveness, &unused_phis[succ], &owned, &mut plan);
+                plan.edges.push(edge);
+            }
+        }
+        plan
+    }
+
+    /// Values released right after `inst`, in definition order.
+    pub fn releases_after(&self, inst: Inst) -> &[Value] {
+        let (start, len) = self.after[inst];
+        &self.values[start as usize..(start + len) as usize]
+    }
+
+    /// The operand whose reference `inst` takes over, if any.
+    pub fn consumed(&self, inst: Inst) -> Option<Value> {
+        let v = self.consumed[inst];
+        (v != Value::INVALID).then_some(v)
+    }
+
+    /// The plan of the edge from `block` to its `succ_index`-th distinct
+    /// successor (see [`Cfg::succs`]).
+    pub fn edge(&self, block: Block, succ_index: usize) -> EdgePlan<'_> {
+        let e = self.edges[self.edge_start[block] as usize + succ_index];
+        EdgePlan {
+            moves: &self.moves[e.moves.0 as usize..(e.moves.0 + e.moves.1) as usize],
+            releases: &self.values[e.releases.0 as usize..(e.releases.0 + e.releases.1) as usize],
+        }
+    }
+}
+
+fn push_range(pool: &mut Vec<Value>, values: &[Value]) -> (u32, u32) {
+    let start = pool.len() as u32;
+    pool.extend_from_slice(values);
+    (start, values.len() as u32)
+}
+
+/// The operand `inst` may take over: it must die here, be owned, appear
+/// once, and be the first of the values dying here in definition order, so
+/// that releasing it early keeps the order of §6.
+fn consumed_operand(func: &Function, inst: Inst, dying: &[Value]) -> Option<Value> {
+    let candidate = match func.insts[inst] {
+        InstData::BoxCall { recv: Receiver::Value(r), .. } => r,
+        InstData::Return { value: Some(v) } => v,
+        InstData::TypeOp { op: TypeOpKind::Cast(Type::Box), arg } => arg,
+        _ => return None,
+    };
+    let first = *dying.first()?;
+    let appears_once = func.operands(inst).filter(|&v| v == candidate).count() == 1;
+    (first == candidate && appears_once).then_some(candidate)
+}
+
+fn plan_edge(
+    func: &Function,
+    pred: Block,
+    succ: Block,
+    liveness: &Liveness,
+    unused_phis: &[Value],
+    owned: &impl Fn(Value) -> bool,
+    plan: &mut DropPlan,
+) -> EdgeData {
+    let live_in = liveness.live_in(succ);
+    let is_live_in = |v: Value| live_in.binary_search(&v).is_ok();
+    let mut moved: Vec<Value> = Vec::new();
+    let moves_start = plan.moves.len() as u32;
+    for phi in func.phis(succ) {
+        let InstData::Phi { entries, .. } = func.insts[phi] else { unreachable!() };
+        let value = func.phi_list(entries).iter().find(|e| e.block == pred).map(|e| e.value);
+        let moves = value.is_some_and(|v| owned(v) && !is_live_in(v) && !moved.contains(&v));
+        if moves {
+            moved.extend(value);
+        }
+        plan.moves.push(moves);
+    }
+    let moves = (moves_start, plan.moves.len() as u32 - moves_start);
+    let mut releases: Vec<Value> = liveness
+        .live_out(pred)
+        .iter()
+        .copied()
+        .filter(|&v| owned(v) && !is_live_in(v) && !moved.contains(&v))
+        .chain(unused_phis.iter().copied())
+        .collect();
+    releases.sort_unstable();
+    EdgeData { releases: push_range(&mut plan.values, &releases), moves }
+}

@@ -1,0 +1,86 @@
+//! [`Program`]: a verified module with the analyses every backend shares.
+//!
+//! A `Program` can only be made by verifying a module, so a backend that
+//! takes one may rely on every invariant of §5.1: references resolve, types
+//! check, uses are dominated, phis match predecessors.
+
+use crate::cfg::{BlockOrder, Cfg, DomTree};
+use crate::diag::Error;
+use crate::entity::EntityVec;
+use crate::ir::{ClassRef, FuncId, Function, Module, Sym, Type, Value};
+use crate::liveness::{DropPlan, Liveness};
+use crate::verify::{ExternSigs, Names, Source, verify_with_facts};
+
+/// Analyses of one verified function.
+#[derive(Clone, Debug)]
+pub struct FuncInfo {
+    pub cfg: Cfg,
+    pub order: BlockOrder,
+    pub domtree: DomTree,
+    /// The type of every value.
+    pub types: EntityVec<Value, Type>,
+    pub liveness: Liveness,
+    pub drops: DropPlan,
+}
+
+/// A verified module and its analyses.
+#[derive(Clone, Debug)]
+pub struct Program {
+    module: Module,
+    names: Names,
+    funcs: EntityVec<FuncId, FuncInfo>,
+}
+
+impl Program {
+    /// Verifies `module` against the host functions in `externs` and, if it
+    /// is valid, computes liveness and the drop plan of every function.
+    pub fn new(module: Module, source: Option<Source<'_>>, externs: &dyn ExternSigs) -> Result<Program, Vec<Error>> {
+        let (names, facts, errors) = verify_with_facts(&module, source, externs);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let funcs = facts
+            .into_iter()
+            .zip(module.funcs.values())
+            .map(|(f, func)| {
+                // Verification leaves no defined value untyped; values that are
+                // never defined are never used either.
+                let types = f.types.values().map(|t| t.unwrap_or(Type::Box)).collect();
+                let liveness = Liveness::new(func, &f.cfg, &f.order);
+                let drops = DropPlan::new(func, &f.cfg, &f.order, &types, &liveness);
+                FuncInfo { cfg: f.cfg, order: f.order, domtree: f.domtree, types, liveness, drops }
+            })
+            .collect();
+        Ok(Program { module, names, funcs })
+    }
+
+    /// The module.
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    /// A function of the module.
+    pub fn func(&self, id: FuncId) -> &Function {
+        &self.module.funcs[id]
+    }
+
+    /// The analyses of a function.
+    pub fn info(&self, id: FuncId) -> &FuncInfo {
+        &self.funcs[id]
+    }
+
+    /// The function named by `sym` (resolved for every verified reference).
+    pub fn func_id(&self, sym: Sym) -> Option<FuncId> {
+        self.names.func(sym)
+    }
+
+    /// The class named by `sym`.
+    pub fn class(&self, sym: Sym) -> Option<ClassRef> {
+        self.names.class(sym)
+    }
+
+    /// `@main`, if the module has one.
+    pub fn main(&self) -> Option<FuncId> {
+        self.names.func(self.module.symbols.lookup("main")?)
+    }
+}
