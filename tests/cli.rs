@@ -1,0 +1,190 @@
+//! The `mir13` command line as a user meets it: exit statuses, diagnostics
+//! with positions, and no panic on any input.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn mir13(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mir13"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mir13 starts");
+    child.stdin.take().expect("stdin").write_all(stdin).expect("stdin accepts input");
+    child.wait_with_output().expect("mir13 finishes")
+}
+
+/// A scratch file unique to the calling test.
+fn scratch(name: &str, contents: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mir13-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, contents).expect("scratch file");
+    path
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Exit status 2 with a diagnostic, and not a panic (101) or a signal.
+fn assert_rejected(out: &Output) {
+    assert_eq!(out.status.code(), Some(2), "stderr: {}", stderr(out));
+    assert!(stderr(out).starts_with("error"), "stderr: {}", stderr(out));
+    assert!(!stderr(out).contains("panicked"));
+}
+
+const FIB: &str = "func @fib(%n: i64) -> i64 {
+entry:
+  %small = compare lt %n, 2
+  branch %small, base, rec
+base:
+  return %n
+rec:
+  %a = binop sub %n, 1
+  %fa = call @fib(%a)
+  %b = binop sub %n, 2
+  %fb = call @fib(%b)
+  %r = binop add %fa, %fb
+  return %r
+}
+
+func @main() -> i64 {
+entry:
+  %r = call @fib(30)
+  externcall env.console.log(%r)
+  return 0
+}
+";
+
+#[test]
+fn check_accepts_a_valid_module() {
+    let path = scratch("fib.mir", FIB.as_bytes());
+    let out = mir13(&["check", path.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+}
+
+#[test]
+fn check_reports_every_error_with_its_position() {
+    let src = "func @f(%x: i64) -> i64 {
+entry:
+  %y = binop add %x, 1.5
+  %z = binop mul %q, 2
+  jump next
+next:
+  %w = binop add %z, 1
+}
+";
+    let path = scratch("three.mir", src.as_bytes());
+    let out = mir13(&["check", path.to_str().unwrap()], b"");
+    assert_rejected(&out);
+    let err = stderr(&out);
+    let file = path.display().to_string();
+    for (message, position) in [
+        ("error: operands of `add` have different types: i64 and f64", ":3:3"),
+        ("error: unknown value `%q`", ":4:18"),
+        ("error: block `next` does not end with a terminator", ":7:3"),
+    ] {
+        assert!(err.contains(message), "missing {message:?} in:\n{err}");
+        assert!(err.contains(&format!("{file}{position}")), "missing position {position} in:\n{err}");
+    }
+    assert!(err.contains("^^"), "a caret marks the span:\n{err}");
+    assert!(err.contains("error: 3 errors in"), "{err}");
+}
+
+#[test]
+fn garbage_is_rejected_without_a_panic() {
+    let mut garbage = Vec::new();
+    let mut x: u32 = 12345;
+    for _ in 0..20_000 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        garbage.push((x >> 16) as u8);
+    }
+    for input in [garbage.as_slice(), b"func", b"}}}}", b"func @f( {", b"\x00\x01\x02", b"box box box"] {
+        let out = mir13(&["check", "-"], input);
+        assert_rejected(&out);
+    }
+}
+
+#[test]
+fn invalid_utf8_is_reported_at_the_first_bad_byte() {
+    let out = mir13(&["check", "-"], b"func @f() {\nentry:\n  return \xff\n}\n");
+    assert_rejected(&out);
+    let err = stderr(&out);
+    assert!(err.contains("invalid UTF-8") && err.contains("<stdin>:3:10"), "{err}");
+}
+
+#[test]
+fn an_empty_module_is_valid() {
+    let out = mir13(&["check", "-"], b"");
+    assert_eq!(out.status.code(), Some(0));
+    let out = mir13(&["check", "-"], b"; only a comment\n\n");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(mir13(&["check", "/nonexistent/x.mir"], b"").status.code(), Some(2));
+    assert!(stderr(&mir13(&["check", "/nonexistent/x.mir"], b"")).contains("cannot read"));
+    assert_eq!(mir13(&["check", "--frobnicate", "-"], b"").status.code(), Some(2));
+    assert_eq!(mir13(&["dump", "-"], b"").status.code(), Some(2), "dump needs --ir or --liveness");
+    assert_eq!(mir13(&["fmt", "--write", "-"], b"").status.code(), Some(2));
+    assert_eq!(mir13(&[], b"").status.code(), Some(2));
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for args in [&["--help"][..], &["check", "--help"], &["fmt", "--help"], &["dump", "--help"]] {
+        let out = mir13(args, b"");
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(stdout(&out).contains("Usage"), "{args:?}");
+    }
+}
+
+#[test]
+fn fmt_prints_canonical_text_and_is_a_fixed_point() {
+    let messy = "// header comment\nfunc   @f( %x :i64 )->i64{\nentry:   ; label comment\n      %y=binop add %x ,0x10\n  return %y ; done\n}\n";
+    let first = mir13(&["fmt", "-"], messy.as_bytes());
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert_eq!(stdout(&first), "func @f(%x: i64) -> i64 {\nentry:\n  %y = binop add %x, 16\n  return %y\n}\n");
+    let second = mir13(&["fmt", "-"], &first.stdout);
+    assert_eq!(stdout(&second), stdout(&first));
+}
+
+#[test]
+fn fmt_write_rewrites_the_file() {
+    let path = scratch("messy.mir", b"func @main() -> i64 {\nentry:\n      return 0\n}\n");
+    let out = mir13(&["fmt", "--write", path.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "func @main() -> i64 {\nentry:\n  return 0\n}\n");
+}
+
+#[test]
+fn fmt_refuses_text_it_would_change_the_meaning_of() {
+    let out = mir13(&["fmt", "-"], b"func @f() -> i64 {\nentry:\n  return %nope\n}\n");
+    assert_rejected(&out);
+    assert!(stderr(&out).contains("unknown value `%nope`"));
+}
+
+#[test]
+fn dump_annotates_types_and_drops() {
+    let ir = mir13(&["dump", "-", "--ir"], FIB.as_bytes());
+    assert_eq!(ir.status.code(), Some(0), "{}", stderr(&ir));
+    assert!(stdout(&ir).contains("%small = compare lt %n, 2  ; bool"));
+    let src = "func @main() -> i64 {\nentry:\n  %a = boxcall ArrayBox.new()\n  %n = boxcall %a.length() -> i64\n  return %n\n}\n";
+    let liveness = mir13(&["dump", "--liveness", "-"], src.as_bytes());
+    assert_eq!(liveness.status.code(), Some(0), "{}", stderr(&liveness));
+    assert!(stdout(&liveness).contains("%n = boxcall %a.length() -> i64  ; takes %a"), "{}", stdout(&liveness));
+    // The dump is itself valid MIR13 text.
+    let recheck = mir13(&["check", "-"], &liveness.stdout);
+    assert_eq!(recheck.status.code(), Some(0), "{}", stderr(&recheck));
+}
