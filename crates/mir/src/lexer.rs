@@ -311,10 +311,14 @@ impl<'s> Lexer<'s> {
                         Some(b'"') => Some('"'),
                         Some(b'0') => Some('\0'),
                         Some(b'u') => None,
+                        // A backslash cannot continue a string onto the next line.
+                        Some(b'\n') | None => return self.error(ErrorKind::UnterminatedString, start, self.pos),
                         _ => {
                             let end = self.src[self.pos..].chars().next().map_or(self.pos, |c| self.pos + c.len_utf8());
                             self.pos = end;
-                            let escape = self.src[escape_start..end].to_string();
+                            let escaped: String =
+                                self.src[escape_start + 1..end].chars().flat_map(char::escape_debug).collect();
+                            let escape = format!("\\{escaped}");
                             self.skip_rest_of_string();
                             return self.error(ErrorKind::InvalidEscape(escape), escape_start, end);
                         }

@@ -250,6 +250,15 @@ impl<'s> Parser<'s> {
         }
     }
 
+    /// A function's result type: a type, or `void` (also written by omitting `->`).
+    fn ret_or_void(&mut self) -> PResult<Option<Type>> {
+        if matches!(self.tok.tok, Tok::Ident("void")) {
+            self.bump();
+            return Ok(None);
+        }
+        Ok(Some(self.ty()?))
+    }
+
     fn module(&mut self) -> Vec<ItemAst<'s>> {
         let mut items = Vec::new();
         loop {
@@ -294,7 +303,7 @@ impl<'s> Parser<'s> {
             }
         }
         self.expect(Tok::RParen, "`,` or `)`")?;
-        let ret = if self.eat(Tok::Arrow) { Some(self.ty()?) } else { None };
+        let ret = if self.eat(Tok::Arrow) { self.ret_or_void()? } else { None };
         self.expect(Tok::LBrace, "`{`")?;
         let blocks = self.body();
         Ok(FuncAst { name, params, ret, blocks })
@@ -571,6 +580,9 @@ impl<'s> Parser<'s> {
                 let class_end = span.start as usize + dot;
                 let class = Name { text: &text[..dot], span: Span::new(span.start as usize, class_end) };
                 let method = Name { text: &text[dot + 1..], span: Span::new(class_end + 1, span.end as usize) };
+                if matches!(class.text, "null" | "true" | "false" | "inf" | "nan") {
+                    return self.fail(ErrorKind::LiteralReceiver, class.span);
+                }
                 if class.text.is_empty() || method.text.is_empty() || class.text.ends_with('.') {
                     return self.fail(
                         ErrorKind::Expected { expected: "`CLASS.method`".into(), found: format!("`{text}`") },

@@ -12,6 +12,7 @@ use crate::ir::{
     Block, BoxId, BuiltinClass, Callee, ClassRef, FuncId, Function, Inst, InstData, Module, Receiver, Sym, Type,
     TypeOpKind, Value, ValueDef,
 };
+use crate::printer::is_inline_const;
 use crate::source_map::{FuncSpans, SourceMap};
 use std::collections::HashMap;
 
@@ -116,7 +117,7 @@ pub(crate) fn verify_with_facts(
     let mut facts = Vec::with_capacity(module.funcs.len());
     for (id, func) in module.funcs.iter() {
         let spans = source.and_then(|s| s.map.funcs.get(id));
-        facts.push(FunctionVerifier::run(&mut v, id, func, spans));
+        facts.push(FunctionVerifier::run(&mut v, func, spans));
     }
     (v.names, facts, v.errors)
 }
@@ -228,7 +229,7 @@ struct FunctionVerifier<'a, 'v> {
 }
 
 impl<'a, 'v> FunctionVerifier<'a, 'v> {
-    fn run(v: &'v mut Verifier<'a>, id: FuncId, func: &'a Function, spans: Option<&'a FuncSpans>) -> FuncFacts {
+    fn run(v: &'v mut Verifier<'a>, func: &'a Function, spans: Option<&'a FuncSpans>) -> FuncFacts {
         let errors_before = v.errors.len();
         let mut inst_pos = EntityVec::filled(func.insts.len(), (Block::INVALID, 0));
         for (block, data) in func.blocks.iter() {
@@ -257,7 +258,6 @@ impl<'a, 'v> FunctionVerifier<'a, 'v> {
             this.check_dominance(&order, &domtree);
         }
         this.check_inferred(&types);
-        let _ = id;
         FuncFacts { cfg, order, domtree, types }
     }
 
@@ -337,35 +337,33 @@ impl<'a, 'v> FunctionVerifier<'a, 'v> {
         }
     }
 
-    /// Terminators end blocks and only end them; phis come first.
+    /// Terminators end blocks and only end them; phis come first. Errors
+    /// point at instructions the text shows, not at the constants lowering
+    /// placed for immediate operands.
     fn check_structure(&mut self) {
-        for (block, data) in self.func.blocks.iter() {
-            let Some(&last) = data.insts.last() else {
-                let span = self.block_span(block);
-                self.error(ErrorKind::MissingTerminator(self.label_name(block)), span);
-                continue;
-            };
+        let func = self.func;
+        let written = |i: Inst| func.insts.contains(i) && !is_inline_const(func, i);
+        for (block, data) in func.blocks.iter() {
             let mut seen_non_phi = false;
-            let mut after_terminator = false;
-            for (i, &inst) in data.insts.iter().enumerate() {
-                let Some(inst_data) = self.func.insts.get(inst) else { continue };
-                if matches!(inst_data, InstData::Phi { .. }) {
-                    if seen_non_phi {
-                        let span = self.line(inst);
-                        self.error(ErrorKind::PhiNotAtStart, span);
-                    }
-                } else {
-                    seen_non_phi = true;
-                }
-                if inst_data.is_terminator() && i + 1 < data.insts.len() && !after_terminator {
-                    after_terminator = true;
-                    let next = data.insts[i + 1];
-                    let span = self.line(next);
-                    self.error(ErrorKind::InstAfterTerminator, span);
+            for &inst in &data.insts {
+                match func.insts.get(inst) {
+                    Some(InstData::Phi { .. }) if seen_non_phi => self.error(ErrorKind::PhiNotAtStart, self.line(inst)),
+                    Some(InstData::Phi { .. }) | None => {}
+                    Some(_) => seen_non_phi = true,
                 }
             }
-            if !after_terminator && self.func.insts.get(last).is_none_or(|d| !d.is_terminator()) {
-                let span = self.line(last);
+            let is_terminator = |i: Inst| func.insts.get(i).is_some_and(InstData::is_terminator);
+            if let Some(t) = data.insts.iter().position(|&i| is_terminator(i))
+                && t + 1 < data.insts.len()
+            {
+                let after = &data.insts[t + 1..];
+                let at = after.iter().copied().find(|&i| written(i)).unwrap_or(after[0]);
+                self.error(ErrorKind::InstAfterTerminator, self.line(at));
+            } else if data.insts.last().is_none_or(|&i| !is_terminator(i)) {
+                let span = match data.insts.iter().rev().copied().find(|&i| written(i)) {
+                    Some(last) => self.line(last),
+                    None => self.block_span(block),
+                };
                 self.error(ErrorKind::MissingTerminator(self.label_name(block)), span);
             }
         }
@@ -375,8 +373,7 @@ impl<'a, 'v> FunctionVerifier<'a, 'v> {
     /// Returns whether all value and label references resolved.
     fn check_references(&mut self) -> bool {
         let mut ok = true;
-        for (block, data) in self.func.blocks.iter() {
-            let _ = block;
+        for data in self.func.blocks.values() {
             for &inst in &data.insts {
                 if !self.func.insts.contains(inst) {
                     continue;
@@ -411,20 +408,18 @@ impl<'a, 'v> FunctionVerifier<'a, 'v> {
     fn check_item_references(&mut self, inst: Inst) {
         let span = self.name_span(inst);
         match self.func.insts[inst] {
-            InstData::Const { lit: crate::ir::Literal::Func(f) } | InstData::Call { callee: Callee::Direct(f), .. } => {
-                if self.v.names.func(f).is_none() {
-                    self.error(ErrorKind::UnknownFunction(self.v.sym(f)), span);
-                }
+            InstData::Const { lit: crate::ir::Literal::Func(f) } | InstData::Call { callee: Callee::Direct(f), .. }
+                if self.v.names.func(f).is_none() =>
+            {
+                self.error(ErrorKind::UnknownFunction(self.v.sym(f)), span);
             }
-            InstData::BoxCall { recv: Receiver::Class(c), .. } | InstData::TypeOp { op: TypeOpKind::Is(c), .. } => {
-                if self.v.names.class(c).is_none() {
-                    self.error(ErrorKind::UnknownClass(self.v.sym(c)), span);
-                }
+            InstData::BoxCall { recv: Receiver::Class(c), .. } | InstData::TypeOp { op: TypeOpKind::Is(c), .. }
+                if self.v.names.class(c).is_none() =>
+            {
+                self.error(ErrorKind::UnknownClass(self.v.sym(c)), span);
             }
-            InstData::ExternCall { name, .. } => {
-                if self.v.externs.signature(self.v.module.sym(name)).is_none() {
-                    self.error(ErrorKind::UnknownExtern(self.v.sym(name)), span);
-                }
+            InstData::ExternCall { name, .. } if self.v.externs.signature(self.v.module.sym(name)).is_none() => {
+                self.error(ErrorKind::UnknownExtern(self.v.sym(name)), span);
             }
             _ => {}
         }
@@ -438,11 +433,8 @@ impl<'a, 'v> FunctionVerifier<'a, 'v> {
         }
         for block in self.func.blocks.keys() {
             let Some(term) = self.func.terminator(block) else { continue };
-            for (i, &target) in self.func.targets(term).as_slice().iter().enumerate() {
-                if target == entry {
-                    let span = self.label_span(term, i);
-                    self.error(ErrorKind::EntryHasPredecessor(self.label_name(entry)), span);
-                }
+            if self.func.targets(term).as_slice().contains(&entry) {
+                self.error(ErrorKind::EntryHasPredecessor(self.label_name(entry)), self.line(term));
             }
         }
     }
