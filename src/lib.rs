@@ -2,13 +2,24 @@
 //! interchangeable backends.
 //!
 //! This crate is the embedding facade and the `mir13` command line. It ties
-//! the IR (`mir`) to the runtime's host functions (`runtime`); it holds no
-//! IR or execution logic of its own.
+//! the IR (`mir`), the runtime (`runtime`) and the backends together; it
+//! holds no IR or execution logic of its own.
+//!
+//! ```
+//! let mut engine = mir13::Engine::new();
+//! engine.register("env.math.square", |x: i64| x * x);
+//! let src = b"func @main() -> i64 {\nentry:\n  %r = externcall env.math.square(7) -> i64\n  return %r\n}\n";
+//! let program = engine.load("square.mir", src).unwrap();
+//! let outcome = program.run(&mir13::RunOptions::default(), mir13::Io::std()).unwrap();
+//! assert_eq!(outcome.result, Some(49));
+//! ```
 
 use std::fmt;
+use std::sync::Arc;
 
 pub use mir;
 pub use runtime;
+pub use runtime::{HostRegistry, InterruptHandle, Io, RunConfig, Stats, Trap, TrapReport};
 
 use mir::{Error, ErrorKind, Parsed, Program, Source, SourceFile};
 
@@ -44,12 +55,144 @@ pub fn parse_source(name: &str, bytes: &[u8]) -> Result<(SourceFile, Parsed), Di
 /// Decodes, parses and verifies source bytes against the standard host
 /// functions, giving a program ready to run.
 pub fn load(name: &str, bytes: &[u8]) -> Result<(SourceFile, Program), Diagnostics> {
+    load_with(name, bytes, &HostRegistry::standard())
+}
+
+fn load_with(name: &str, bytes: &[u8], host: &HostRegistry) -> Result<(SourceFile, Program), Diagnostics> {
     let (file, parsed) = parse_source(name, bytes)?;
-    let host = runtime::host::StandardHost::new();
     let source = Source { file: &file, map: &parsed.spans };
-    match Program::new(parsed.module, Some(source), &host) {
+    match Program::new(parsed.module, Some(source), host) {
         Ok(program) => Ok((file, program)),
         Err(errors) => Err(Diagnostics { file, errors }),
+    }
+}
+
+/// Which backend executes a program.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Backend {
+    /// The reference interpreter.
+    #[default]
+    Interp,
+}
+
+impl Backend {
+    /// Every backend this build has.
+    pub const ALL: &'static [Backend] = &[Backend::Interp];
+
+    /// The backend's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Interp => "interp",
+        }
+    }
+}
+
+/// Loads programs against a set of host functions.
+pub struct Engine {
+    host: HostRegistry,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Engine {
+    /// An engine with the standard host functions of §9.
+    pub fn new() -> Engine {
+        Engine { host: HostRegistry::standard() }
+    }
+
+    /// Registers a host function; see [`HostRegistry::register`].
+    pub fn register<Args, R>(&mut self, name: &str, f: impl runtime::IntoHostFn<Args, R>) -> &mut Self {
+        self.host.register(name, f);
+        self
+    }
+
+    /// The host functions, for raw registration.
+    pub fn host_mut(&mut self) -> &mut HostRegistry {
+        &mut self.host
+    }
+
+    /// Parses and verifies a program; every `externcall` is checked against
+    /// the host functions registered so far. The engine's host functions
+    /// are captured: later registrations do not affect this program.
+    pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Loaded, Diagnostics> {
+        let (_, program) = load_with(name, bytes, &self.host)?;
+        Ok(Loaded { program: Arc::new(program), host: Arc::new(self.host.clone()) })
+    }
+}
+
+/// How to run a program.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    pub backend: Backend,
+    pub config: RunConfig,
+}
+
+/// A finished run.
+#[derive(Clone, Copy, Debug)]
+pub struct Outcome {
+    /// `@main`'s result; `None` when it returns void.
+    pub result: Option<i64>,
+    pub stats: Stats,
+}
+
+impl Outcome {
+    /// The process exit status: `@main`'s result modulo 256 (§5).
+    pub fn exit_code(&self) -> u8 {
+        self.result.map_or(0, |r| (r & 0xFF) as u8)
+    }
+}
+
+/// A run that ended in a trap.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub report: TrapReport,
+    pub stats: Stats,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.report.fmt(f)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// A verified program, ready to run any number of times.
+pub struct Loaded {
+    program: Arc<Program>,
+    host: Arc<HostRegistry>,
+}
+
+impl Loaded {
+    /// The verified program.
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// Whether the program has a `@main` to run.
+    pub fn has_main(&self) -> bool {
+        self.program.main().is_some()
+    }
+
+    /// Runs `@main` with `options`, reading and writing through `io`.
+    ///
+    /// # Panics
+    /// If the program has no `@main` (see [`Loaded::has_main`]).
+    pub fn run(&self, options: &RunOptions, io: Io) -> Result<Outcome, Failure> {
+        let mut rt = runtime::Runtime::new(Arc::clone(&self.program), Arc::clone(&self.host), options.config.clone(), io);
+        let result = match options.backend {
+            Backend::Interp => interp::run(&self.program, &mut rt),
+        };
+        rt.flush();
+        let stats = rt.stats();
+        match result {
+            Ok(result) => Ok(Outcome { result, stats }),
+            Err(report) => Err(Failure { report, stats }),
+        }
     }
 }
 

@@ -15,6 +15,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a program's `@main`.
+    ///
+    /// The exit status is `@main`'s i64 result modulo 256 (0 for void), 1
+    /// after a trap, 2 for invalid source or usage.
+    Run(RunArgs),
     /// Parse and verify a module, reporting every error with its position.
     ///
     /// Exits 0 when the module is valid, 2 otherwise.
@@ -33,6 +38,66 @@ enum Command {
     },
     /// Print a verified module with the results of an analysis.
     Dump(DumpArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The .mir file, or `-` for standard input.
+    file: PathBuf,
+    /// The backend that executes the program.
+    #[arg(long, value_enum, default_value_t = BackendArg::Interp)]
+    backend: BackendArg,
+    /// Print heap statistics on stderr after the run.
+    #[arg(long)]
+    stats: bool,
+    /// Allow N safepoint passes (loop headers, function entries, explicit
+    /// safepoints), then trap `out of fuel`.
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+    /// Trap `timeout` once N milliseconds have passed.
+    #[arg(long, value_name = "N")]
+    timeout_ms: Option<u64>,
+    /// Trap `stack overflow` on a call deeper than N (`@main` is depth 1).
+    #[arg(long, value_name = "N", default_value_t = runtime::DEFAULT_MAX_DEPTH,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_depth: u32,
+    /// Trap `out of memory` when boxes would hold more than BYTES
+    /// (suffixes K, M, G: 64M).
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    max_memory: Option<usize>,
+    /// Let `env.fs.readFile` and `env.fs.writeFile` use the file system.
+    #[arg(long)]
+    allow_fs: bool,
+    /// Arguments for the program (`env.process.args`), after `--`.
+    #[arg(last = true, value_name = "ARGS")]
+    args: Vec<String>,
+}
+
+/// Backends on the command line.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum BackendArg {
+    /// The reference interpreter.
+    Interp,
+}
+
+impl From<BackendArg> for mir13::Backend {
+    fn from(b: BackendArg) -> Self {
+        match b {
+            BackendArg::Interp => mir13::Backend::Interp,
+        }
+    }
+}
+
+/// `123`, `64K`, `64M`, `2G` (powers of 1024).
+fn parse_bytes(text: &str) -> Result<usize, String> {
+    let (digits, scale) = match text.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&text[..i], 1 << 10),
+        Some((i, 'M' | 'm')) => (&text[..i], 1 << 20),
+        Some((i, 'G' | 'g')) => (&text[..i], 1 << 30),
+        _ => (text, 1),
+    };
+    let n: usize = digits.parse().map_err(|_| format!("`{text}` is not a byte count (like 1000000 or 64M)"))?;
+    n.checked_mul(scale).ok_or_else(|| format!("`{text}` is too large"))
 }
 
 #[derive(Args)]
@@ -57,10 +122,17 @@ struct DumpArgs {
 /// Exit status for bad source or bad usage (§5).
 const EXIT_INVALID: u8 = 2;
 
+/// Exit status after a trap (§5).
+const EXIT_TRAP: u8 = 1;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
+    let status = match cli.command {
+        Command::Run(args) => run_program(args),
+        command => tool(command).map(|()| 0),
+    };
+    match status {
+        Ok(code) => ExitCode::from(code),
         Err(message) => {
             let mut stderr = std::io::stderr().lock();
             let _ = stderr.write_all(message.as_bytes());
@@ -69,9 +141,52 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs a command; `Err` holds what to print on stderr before exiting 2.
-fn run(command: Command) -> Result<(), String> {
+/// `mir13 run`: returns the exit status, or a load error to print.
+fn run_program(args: RunArgs) -> Result<u8, String> {
+    let (name, bytes) = read_input(&args.file)?;
+    let loaded = mir13::Engine::new().load(&name, &bytes).map_err(|d| d.to_string())?;
+    if !loaded.has_main() {
+        return Err(format!("error: `{name}` has no `@main` function to run\n"));
+    }
+    let options = mir13::RunOptions {
+        backend: args.backend.into(),
+        config: mir13::RunConfig {
+            fuel: args.fuel,
+            timeout: args.timeout_ms.map(std::time::Duration::from_millis),
+            max_depth: args.max_depth,
+            max_memory: args.max_memory,
+            allow_fs: args.allow_fs,
+            args: args.args,
+            ..mir13::RunConfig::default()
+        },
+    };
+    let outcome = loaded.run(&options, mir13::Io::std());
+    let mut stderr = std::io::stderr().lock();
+    let (code, stats) = match &outcome {
+        Ok(done) => (done.exit_code(), done.stats),
+        Err(failure) => {
+            let _ = write!(stderr, "{failure}");
+            (EXIT_TRAP, failure.stats)
+        }
+    };
+    if args.stats {
+        let _ = write!(
+            stderr,
+            "boxes allocated:  {}\nboxes released:   {}\nreused in place:  {}\npeak live:        {}\nlive at exit:     {}\n",
+            stats.allocated,
+            stats.released,
+            stats.reused,
+            stats.peak_live,
+            stats.live()
+        );
+    }
+    Ok(code)
+}
+
+/// The other commands; `Err` holds what to print on stderr before exiting 2.
+fn tool(command: Command) -> Result<(), String> {
     match command {
+        Command::Run(_) => unreachable!("handled by run_program"),
         Command::Check { file } => {
             let (name, bytes) = read_input(&file)?;
             mir13::load(&name, &bytes).map_err(|d| d.to_string())?;

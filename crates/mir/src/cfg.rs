@@ -55,12 +55,14 @@ impl Cfg {
     }
 
     /// Distinct successors of `block`, in terminator order.
+    #[inline]
     pub fn succs(&self, block: Block) -> &[Block] {
         let (list, len) = &self.succs[block];
         &list[..*len as usize]
     }
 
     /// Distinct predecessors of `block`, in block order.
+    #[inline]
     pub fn preds(&self, block: Block) -> &[Block] {
         let i = block.as_u32() as usize;
         &self.preds[self.pred_start[i] as usize..self.pred_start[i + 1] as usize]
@@ -123,17 +125,20 @@ impl BlockOrder {
     }
 
     /// Whether `block` is reachable from the entry block.
+    #[inline]
     pub fn is_reachable(&self, block: Block) -> bool {
         self.rpo_index[block] != UNREACHABLE
     }
 
     /// Position of a reachable `block` in reverse postorder.
+    #[inline]
     pub fn rpo_index(&self, block: Block) -> Option<usize> {
         let i = self.rpo_index[block];
         (i != UNREACHABLE).then_some(i as usize)
     }
 
     /// Whether `block` is a loop header (where the loader puts a safepoint).
+    #[inline]
     pub fn is_loop_header(&self, block: Block) -> bool {
         self.loop_header[block]
     }

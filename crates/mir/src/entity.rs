@@ -37,11 +37,13 @@ macro_rules! entity {
         }
 
         impl $crate::entity::EntityRef for $name {
+            #[inline]
             fn new(index: usize) -> Self {
                 let index = u32::try_from(index).expect("entity index overflows u32");
                 debug_assert!(index != u32::MAX);
                 Self(index)
             }
+            #[inline]
             fn index(self) -> usize {
                 self.0 as usize
             }
@@ -91,6 +93,7 @@ impl<K: EntityRef, V> EntityVec<K, V> {
     }
 
     /// Number of entries.
+    #[inline]
     pub fn len(&self) -> usize {
         self.items.len()
     }
@@ -101,11 +104,13 @@ impl<K: EntityRef, V> EntityVec<K, V> {
     }
 
     /// Whether `key` names an entry of this vector (false for `INVALID`).
+    #[inline]
     pub fn contains(&self, key: K) -> bool {
         key.index() < self.items.len()
     }
 
     /// The entry of `key`, if it exists.
+    #[inline]
     pub fn get(&self, key: K) -> Option<&V> {
         self.items.get(key.index())
     }
@@ -146,12 +151,14 @@ impl<K: EntityRef, V> Default for EntityVec<K, V> {
 
 impl<K: EntityRef, V> Index<K> for EntityVec<K, V> {
     type Output = V;
+    #[inline]
     fn index(&self, key: K) -> &V {
         &self.items[key.index()]
     }
 }
 
 impl<K: EntityRef, V> IndexMut<K> for EntityVec<K, V> {
+    #[inline]
     fn index_mut(&mut self, key: K) -> &mut V {
         &mut self.items[key.index()]
     }

@@ -404,6 +404,7 @@ impl Function {
     }
 
     /// The entry block, if the function has any block.
+    #[inline]
     pub fn entry(&self) -> Option<Block> {
         self.blocks.keys().next()
     }
@@ -466,22 +467,26 @@ impl Function {
     }
 
     /// The values of a list.
+    #[inline]
     pub fn value_list(&self, list: ValueList) -> &[Value] {
         &self.value_pool[list.start as usize..(list.start + list.len) as usize]
     }
 
     /// The entries of a phi list.
+    #[inline]
     pub fn phi_list(&self, list: PhiList) -> &[PhiEntry] {
         &self.phi_pool[list.start as usize..(list.start + list.len) as usize]
     }
 
     /// The result of `inst`, if it has one.
+    #[inline]
     pub fn result(&self, inst: Inst) -> Option<Value> {
         self.results[inst]
     }
 
     /// The value operands of `inst` in text order (phi values included;
     /// a receiver or indirect callee comes before the arguments).
+    #[inline]
     pub fn operands(&self, inst: Inst) -> Operands<'_> {
         let none = Value::INVALID;
         let (fixed, n, rest): ([Value; 2], usize, &[Value]) = match self.insts[inst] {
@@ -519,6 +524,7 @@ impl Function {
     }
 
     /// The terminator of `block`: its last instruction, if that is one.
+    #[inline]
     pub fn terminator(&self, block: Block) -> Option<Inst> {
         let last = *self.blocks[block].insts.last()?;
         self.insts[last].is_terminator().then_some(last)
@@ -680,6 +686,7 @@ impl Module {
     }
 
     /// The text of a symbol.
+    #[inline]
     pub fn sym(&self, sym: Sym) -> &str {
         self.symbols.get(sym)
     }

@@ -102,12 +102,14 @@ impl Liveness {
 
     /// Values live on entry to `block`, before its phis, sorted by id. The
     /// block's own phi results are not included.
+    #[inline]
     pub fn live_in(&self, block: Block) -> &[Value] {
         &self.live_in[block]
     }
 
     /// Values live on exit from `block` (including those only a successor's
     /// phi reads), sorted by id.
+    #[inline]
     pub fn live_out(&self, block: Block) -> &[Value] {
         &self.live_out[block]
     }
@@ -224,12 +226,14 @@ impl DropPlan {
     }
 
     /// Values released right after `inst`, in definition order.
+    #[inline]
     pub fn releases_after(&self, inst: Inst) -> &[Value] {
         let (start, len) = self.after[inst];
         &self.values[start as usize..(start + len) as usize]
     }
 
     /// The operand whose reference `inst` takes over, if any.
+    #[inline]
     pub fn consumed(&self, inst: Inst) -> Option<Value> {
         let v = self.consumed[inst];
         (v != Value::INVALID).then_some(v)
@@ -237,6 +241,7 @@ impl DropPlan {
 
     /// The plan of the edge from `block` to its `succ_index`-th distinct
     /// successor (see [`Cfg::succs`]).
+    #[inline]
     pub fn edge(&self, block: Block, succ_index: usize) -> EdgePlan<'_> {
         let e = self.edges[self.edge_start[block] as usize + succ_index];
         EdgePlan {

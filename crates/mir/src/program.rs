@@ -55,16 +55,19 @@ impl Program {
     }
 
     /// The module.
+    #[inline]
     pub fn module(&self) -> &Module {
         &self.module
     }
 
     /// A function of the module.
+    #[inline]
     pub fn func(&self, id: FuncId) -> &Function {
         &self.module.funcs[id]
     }
 
     /// The analyses of a function.
+    #[inline]
     pub fn info(&self, id: FuncId) -> &FuncInfo {
         &self.funcs[id]
     }

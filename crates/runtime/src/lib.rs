@@ -1,7 +1,26 @@
-//! The Box runtime: values, refcounted Boxes, built-in classes, kernels and
-//! the host-function registry shared by every backend.
+//! The Box runtime: values, refcounted Boxes, built-in classes and the
+//! host-function registry shared by every backend.
 //!
-//! It depends on `mir` for types and signatures only; it knows nothing of
-//! how a backend executes code.
+//! It owns *what* values and Boxes are and what their methods do; it knows
+//! nothing of how a backend executes MIR. Where a built-in needs MIR code
+//! run (`fini`, `birth`, user methods, `FunctionBox.call`), it tells the
+//! backend what to call instead of calling it: see [`Dispatch`],
+//! [`StaticResult`] and [`FiniRequest`].
 
+mod display;
+mod heap;
 pub mod host;
+mod meta;
+mod methods;
+pub mod ops;
+mod runtime;
+mod trap;
+mod value;
+
+pub use heap::{FiniRequest, Heap, Kind, MapKey, ObjRef, Stats};
+pub use host::{HostArg, HostId, HostRegistry, HostRet, IntoHostFn};
+pub use meta::{FuncMeta, ProgramInfo, UserClass};
+pub use methods::{BuiltinResult, Dispatch, Method, MethodRef, StaticResult};
+pub use runtime::{DEFAULT_MAX_DEPTH, InterruptHandle, Io, RunConfig, Runtime, boxes_equal};
+pub use trap::{Trap, TrapReport};
+pub use value::{Class, Value};

@@ -1,0 +1,158 @@
+//! Display forms (§8): what `env.console.log` prints.
+//!
+//! Containers are walked with an explicit stack, so a deeply nested array
+//! prints without native recursion; a container met again inside itself
+//! prints as `[...]`, `{...}` or `Name{...}`, as Python does.
+
+use crate::heap::{ArrayBody, Kind, MapBody, MapKey, ObjRef, UserBody};
+use crate::meta::ProgramInfo;
+use crate::value::Value;
+use std::collections::HashSet;
+use std::fmt::Write;
+
+/// Appends the display form of `v` to `out` (strings unquoted at top level).
+pub fn display(info: &ProgramInfo, v: Value, out: &mut String) {
+    if let Some(s) = v.as_str() {
+        out.push_str(s);
+    } else {
+        write_nested(info, v, out);
+    }
+}
+
+/// Appends `text` quoted as inside a container: `"`, `\` and control
+/// characters escaped (`\" \\ \n \t \r`, else `\u{1b}`).
+pub fn write_quoted(text: &str, out: &mut String) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Appends a map key's display form (strings quoted).
+pub fn write_key(key: &MapKey, out: &mut String) {
+    match key {
+        MapKey::Int(n) => {
+            let _ = write!(out, "{n}");
+        }
+        MapKey::Bool(b) => {
+            let _ = write!(out, "{b}");
+        }
+        MapKey::Str(s) => write_quoted(s, out),
+    }
+}
+
+/// A container being printed, and how far.
+struct Open {
+    obj: ObjRef,
+    next: usize,
+}
+
+/// Writes `v` as a container element, walking nested containers iteratively.
+fn write_nested(info: &ProgramInfo, v: Value, out: &mut String) {
+    let mut stack: Vec<Open> = Vec::new();
+    let mut on_path: HashSet<ObjRef> = HashSet::new();
+    let mut pending = Some(v);
+    loop {
+        if let Some(v) = pending.take()
+            && let Some(obj) = open(info, v, &on_path, out)
+        {
+            on_path.insert(obj);
+            stack.push(Open { obj, next: 0 });
+        }
+        let Some(top) = stack.last_mut() else { return };
+        let obj = top.obj;
+        let i = top.next;
+        top.next += 1;
+        match obj.kind() {
+            Kind::Array => match obj.body::<ArrayBody>().items.get(i) {
+                Some(&item) => {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    pending = Some(item);
+                }
+                None => close(&mut stack, &mut on_path, out, "]"),
+            },
+            Kind::Map => match obj.body::<MapBody>().entries.get_index(i) {
+                Some((key, &value)) => {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write_key(key, out);
+                    out.push_str(": ");
+                    pending = Some(value);
+                }
+                None => close(&mut stack, &mut on_path, out, "}"),
+            },
+            Kind::User => {
+                let body = obj.body::<UserBody>();
+                let class = info.class(body.class);
+                match body.fields.get(i) {
+                    Some(&field) => {
+                        if i > 0 {
+                            out.push_str(", ");
+                        }
+                        let _ = write!(out, "{}: ", class.fields[i]);
+                        // A weak field shows its target only while it lives.
+                        let alive = field.as_obj().is_none_or(|o| o.is_alive());
+                        pending = Some(if alive { field } else { Value::Null });
+                    }
+                    None => close(&mut stack, &mut on_path, out, "}"),
+                }
+            }
+            Kind::Str => unreachable!("strings are written without opening"),
+        }
+    }
+}
+
+fn close(stack: &mut Vec<Open>, on_path: &mut HashSet<ObjRef>, out: &mut String, closer: &str) {
+    out.push_str(closer);
+    if let Some(done) = stack.pop() {
+        on_path.remove(&done.obj);
+    }
+}
+
+/// Writes a scalar or string, or the opening of a container (returned to be
+/// walked). A container already open is written as a cycle marker.
+fn open(info: &ProgramInfo, v: Value, on_path: &HashSet<ObjRef>, out: &mut String) -> Option<ObjRef> {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::I64(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::F64(x) => out.push_str(&mir::display_f64(x)),
+        Value::Bool(b) => {
+            let _ = write!(out, "{b}");
+        }
+        Value::Func(f) => {
+            let _ = write!(out, "<function @{}>", info.func(f).name);
+        }
+        Value::Obj(obj) => {
+            let cycle = on_path.contains(&obj);
+            match obj.kind() {
+                Kind::Str => write_quoted(obj.string(), out),
+                Kind::Array => out.push_str(if cycle { "[...]" } else { "[" }),
+                Kind::Map => out.push_str(if cycle { "{...}" } else { "{" }),
+                Kind::User => {
+                    out.push_str(&info.class(obj.user().class).name);
+                    out.push_str(if cycle { "{...}" } else { "{" });
+                }
+            }
+            if !cycle && obj.kind() != Kind::Str {
+                return Some(obj);
+            }
+        }
+    }
+    None
+}

@@ -1,0 +1,92 @@
+//! The dynamic value: what a MIR `box` holds, and what every register of
+//! the interpreter and the VM holds.
+//!
+//! A [`Value`] is 16 bytes and `Copy`. Scalars (`i64`, `f64`, `bool`),
+//! `null` and function references live in the value itself, so boxing a
+//! scalar never allocates. Heap objects are reached through [`ObjRef`] and
+//! are reference counted *explicitly*: copying a `Value` does not touch the
+//! count; [`Value::retain`] adds a reference and [`crate::Runtime::release`]
+//! drops one. Backends do both where the drop plan says.
+
+use crate::heap::{Kind, ObjRef};
+use mir::{BuiltinClass, FuncId, Type};
+
+/// A dynamic value (the contents of a MIR `box`).
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C, u8)]
+pub enum Value {
+    #[default]
+    Null,
+    I64(i64),
+    F64(f64),
+    Bool(bool),
+    /// A FunctionBox: a reference to a MIR function (no allocation).
+    Func(FuncId),
+    /// A heap object: string, array, map, user box, matrix or tensor.
+    Obj(ObjRef),
+}
+
+/// The class of a value, for `typeop is`, dispatch and messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Class {
+    Builtin(BuiltinClass),
+    User(mir::BoxId),
+}
+
+impl Value {
+    /// Adds a reference if this is a heap object; returns the value.
+    #[inline]
+    pub fn retain(self) -> Value {
+        if let Value::Obj(obj) = self {
+            obj.retain();
+        }
+        self
+    }
+
+    /// The object, if this is one.
+    #[inline]
+    pub fn as_obj(self) -> Option<ObjRef> {
+        match self {
+            Value::Obj(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// The class of this value.
+    pub fn class(self) -> Class {
+        Class::Builtin(match self {
+            Value::Null => BuiltinClass::Null,
+            Value::I64(_) => BuiltinClass::Integer,
+            Value::F64(_) => BuiltinClass::Float,
+            Value::Bool(_) => BuiltinClass::Bool,
+            Value::Func(_) => BuiltinClass::Function,
+            Value::Obj(o) => match o.kind() {
+                Kind::Str => BuiltinClass::String,
+                Kind::Array => BuiltinClass::Array,
+                Kind::Map => BuiltinClass::Map,
+                Kind::User => return Class::User(o.user().class),
+            },
+        })
+    }
+
+    /// Whether the value is `null`.
+    pub fn is_null(self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The string text, if this is a StringBox.
+    pub fn as_str(&self) -> Option<&str> {
+        self.as_obj().filter(|o| o.kind() == Kind::Str).map(|o| o.string().as_str())
+    }
+
+    /// Whether a value of this kind can be passed where MIR type `ty` is
+    /// expected without a conversion (a `box` accepts anything).
+    pub fn fits(self, ty: Type) -> bool {
+        match ty {
+            Type::I64 => matches!(self, Value::I64(_)),
+            Type::F64 => matches!(self, Value::F64(_)),
+            Type::Bool => matches!(self, Value::Bool(_)),
+            Type::Box => true,
+        }
+    }
+}
