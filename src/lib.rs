@@ -182,8 +182,9 @@ impl Loaded {
     ///
     /// # Panics
     /// If the program has no `@main` (see [`Loaded::has_main`]).
-    pub fn run(&self, options: &RunOptions, io: Io) -> Result<Outcome, Failure> {
-        let mut rt = runtime::Runtime::new(Arc::clone(&self.program), Arc::clone(&self.host), options.config.clone(), io);
+    pub fn run(&self, options: &RunOptions, io: Io) -> Result<Outcome, Box<Failure>> {
+        let mut rt =
+            runtime::Runtime::new(Arc::clone(&self.program), Arc::clone(&self.host), options.config.clone(), io);
         let result = match options.backend {
             Backend::Interp => interp::run(&self.program, &mut rt),
         };
@@ -191,7 +192,7 @@ impl Loaded {
         let stats = rt.stats();
         match result {
             Ok(result) => Ok(Outcome { result, stats }),
-            Err(report) => Err(Failure { report, stats }),
+            Err(report) => Err(Box::new(Failure { report, stats })),
         }
     }
 }

@@ -9,11 +9,10 @@
 //! knows nothing about the other backends.
 
 use mir::{
-    Block, Callee, ClassRef, CompareOp, EntityVec, FuncId, Inst, InstData, Literal, Program, Receiver, Type, TypeOpKind, Value as V,
+    Block, Callee, ClassRef, CompareOp, EntityVec, FuncId, Inst, InstData, Literal, Program, Receiver, Type,
+    TypeOpKind, Value as V,
 };
-use runtime::{
-    Dispatch, HostId, MethodRef, ObjRef, Runtime, StaticResult, Trap, TrapReport, Value, ops,
-};
+use runtime::{Dispatch, HostId, MethodRef, ObjRef, Runtime, StaticResult, Trap, TrapReport, Value, ops};
 use smallvec::SmallVec;
 use std::sync::Arc;
 
@@ -166,8 +165,7 @@ impl<'a> Interp<'a> {
         match self.run_main(main) {
             Ok(result) => Ok(result),
             Err(trap) => {
-                let backtrace =
-                    self.frames.iter().rev().map(|f| self.rt.info.func(f.func).name.clone()).collect();
+                let backtrace = self.frames.iter().rev().map(|f| self.rt.info.func(f.func).name.clone()).collect();
                 Err(TrapReport { trap, backtrace })
             }
         }
@@ -339,10 +337,26 @@ impl<'a> Interp<'a> {
                             }
                             Dispatch::User(f) => {
                                 let full: Args = std::iter::once(recv).chain(args.iter().copied()).collect();
-                                return self.call_dynamic(top, inst, release_base, f, &full, ret, owned.then_some(recv));
+                                return self.call_dynamic(
+                                    top,
+                                    inst,
+                                    release_base,
+                                    f,
+                                    &full,
+                                    ret,
+                                    owned.then_some(recv),
+                                );
                             }
                             Dispatch::Invoke(f) => {
-                                return self.call_dynamic(top, inst, release_base, f, &args, ret, owned.then_some(recv));
+                                return self.call_dynamic(
+                                    top,
+                                    inst,
+                                    release_base,
+                                    f,
+                                    &args,
+                                    ret,
+                                    owned.then_some(recv),
+                                );
                             }
                         }
                     }
@@ -446,7 +460,8 @@ impl<'a> Interp<'a> {
         receiver: Option<Value>,
     ) -> Result<(), Trap> {
         self.check_dynamic_args(func, args)?;
-        self.frames[frame].waiting = Some(Waiting { inst, release_base, completion: Completion::Result(ret), receiver });
+        self.frames[frame].waiting =
+            Some(Waiting { inst, release_base, completion: Completion::Result(ret), receiver });
         self.push_frame(func, args, None)
     }
 
@@ -454,7 +469,11 @@ impl<'a> Interp<'a> {
     fn check_dynamic_args(&self, func: FuncId, args: &[Value]) -> Result<(), Trap> {
         let meta = self.rt.info.func(func);
         if args.len() != meta.params.len() {
-            return Err(Trap::Arity { callee: format!("@{}", meta.name), expected: meta.params.len(), got: args.len() });
+            return Err(Trap::Arity {
+                callee: format!("@{}", meta.name),
+                expected: meta.params.len(),
+                got: args.len(),
+            });
         }
         for (&arg, &ty) in args.iter().zip(&meta.params) {
             self.rt.unbox(arg, ty)?;
@@ -500,6 +519,10 @@ impl<'a> Interp<'a> {
         let info = program.info(fid);
         let succ_index = info.cfg.succs(block).iter().position(|&s| s == dest).expect("edge exists");
         let plan = info.drops.edge(block, succ_index);
+        // Values dying on the edge are read before the phis overwrite any
+        // register (one may be an old value of a phi); unused phi results after.
+        let mut releases: Args =
+            plan.releases.iter().map(|r| if r.new_phi { Value::Null } else { self.reg(base, r.value) }).collect();
         if !plan.moves.is_empty() {
             // Phis read all their entries before any is written.
             let incoming: SmallVec<[(V, Value); 8]> = func
@@ -518,10 +541,14 @@ impl<'a> Interp<'a> {
         frame.block = dest;
         frame.ip = self.plans[fid.as_u32() as usize].phis[dest] as usize;
         frame.safepoint_due |= info.order.is_loop_header(dest);
-        if !plan.releases.is_empty() {
+        if !releases.is_empty() {
+            for (slot, r) in releases.iter_mut().zip(plan.releases) {
+                if r.new_phi {
+                    *slot = self.reg(base, r.value);
+                }
+            }
             let release_base = self.rt.heap.release_base();
-            let regs = &self.regs[base..];
-            self.rt.heap.push_releases(plan.releases.iter().map(|&v| regs[v.as_u32() as usize]));
+            self.rt.heap.push_releases(releases.into_iter());
             self.drive(release_base)?;
         }
         Ok(())

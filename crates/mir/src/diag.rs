@@ -237,6 +237,12 @@ pub fn render(file: &SourceFile, errors: &[Error]) -> String {
     let config = Config { chars: Chars::ascii(), ..Config::default() };
     let mut out = String::new();
     for error in sorted.iter().take(MAX_RENDERED_ERRORS) {
+        if let Some(span) = error.span
+            && let Some(text) = render_long_line(file, span, &error.kind.to_string())
+        {
+            out.push_str(&text);
+            continue;
+        }
         let mut diagnostic = Diagnostic::error().with_message(error.kind.to_string());
         if let Some(span) = error.span {
             diagnostic = diagnostic.with_labels(vec![Label::primary((), clamp(file, span))]);
@@ -252,6 +258,45 @@ pub fn render(file: &SourceFile, errors: &[Error]) -> String {
     let n = errors.len();
     out.push_str(&format!("error: {n} error{} in {}\n", if n == 1 { "" } else { "s" }, file.name()));
     out
+}
+
+/// Lines longer than this are shown as an excerpt around the error.
+const MAX_SHOWN_LINE: usize = 240;
+/// Characters of context kept on each side of the span in an excerpt.
+const EXCERPT_CONTEXT: usize = 60;
+/// Most carets drawn under one span.
+const MAX_CARETS: usize = 80;
+
+/// Renders an error on a very long line (minified or garbage input) in the
+/// same layout as codespan, but showing only an excerpt around the span, so
+/// the output stays small however long the line is. `None` for ordinary lines.
+fn render_long_line(file: &SourceFile, span: Span, message: &str) -> Option<String> {
+    let text = file.text();
+    let range = clamp(file, span);
+    let line_start = text[..range.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[range.start..].find('\n').map_or(text.len(), |i| range.start + i);
+    if line_end - line_start <= MAX_SHOWN_LINE {
+        return None;
+    }
+    let (line, col) = file.line_col(span.start);
+    let before: String = {
+        let chars: Vec<char> = text[line_start..range.start].chars().rev().take(EXCERPT_CONTEXT).collect();
+        chars.into_iter().rev().collect()
+    };
+    let marked: String = text[range.start..range.end.min(line_end)].chars().take(MAX_CARETS).collect();
+    let after: String = text[range.start + marked.len()..line_end].chars().take(EXCERPT_CONTEXT).collect();
+    let lead = if line_start + before.len() < range.start { "..." } else { "" };
+    let tail = if range.start + marked.len() + after.len() < line_end { "..." } else { "" };
+    let width = line.to_string().len();
+    let indent = " ".repeat(lead.chars().count() + before.chars().count());
+    let carets = "^".repeat(marked.chars().count().max(1));
+    Some(format!(
+        "error: {message}\n{:width$} --> {}:{line}:{col}\n{:width$} |\n{line} | {lead}{before}{marked}{after}{tail}\n{:width$} | {indent}{carets}\n\n",
+        "",
+        file.name(),
+        "",
+        ""
+    ))
 }
 
 /// A span on char boundaries within the text, as the renderer needs.

@@ -107,12 +107,17 @@ fn dump_function(out: &mut String, program: &Program, id: FuncId, kind: DumpKind
                     .filter(|&(_, &m)| m)
                     .filter_map(|(phi, _)| func.results[phi].map(name))
                     .collect();
+                let released: Vec<String> = edge
+                    .releases
+                    .iter()
+                    .map(|r| if r.new_phi { format!("{} (unused)", name(r.value)) } else { name(r.value) })
+                    .collect();
                 let _ = writeln!(
                     out,
                     "  ; edge -> {}: moves into [{}]; release [{}]",
                     label(succ),
                     moved.join(" "),
-                    names(edge.releases)
+                    released.join(" ")
                 );
             }
         }

@@ -13,7 +13,9 @@
 //!   receiver at its last use (which allows in-place reuse), a returned
 //!   value, a `cast` to box of a box;
 //! - on each CFG edge, which phi entries move their reference into the phi,
-//!   and the values released at the start of the successor, after its phis.
+//!   and the values released at the start of the successor, after its phis
+//!   (a dying old value of one of the successor's own phis is read before
+//!   the phis overwrite its register: see [`EdgeRelease`]).
 //!
 //! Only *owned* values are planned: `box` values that are not parameters
 //! (MIR calls borrow their arguments, so the caller releases them).
@@ -21,6 +23,7 @@
 use crate::cfg::{BlockOrder, Cfg};
 use crate::entity::EntityVec;
 use crate::ir::{Block, Function, Inst, InstData, Receiver, Type, TypeOpKind, Value, ValueDef};
+use std::collections::HashSet;
 
 /// Live-in and live-out sets of every reachable block.
 #[derive(Clone, Debug)]
@@ -126,6 +129,7 @@ pub struct DropPlan {
     edge_start: EntityVec<Block, u32>,
     edges: Vec<EdgeData>,
     values: Vec<Value>,
+    edge_releases: Vec<EdgeRelease>,
     moves: Vec<bool>,
 }
 
@@ -144,7 +148,21 @@ pub struct EdgePlan<'a> {
     /// for this edge hands its reference to the phi.
     pub moves: &'a [bool],
     /// Values released at the start of the successor, in definition order.
-    pub releases: &'a [Value],
+    pub releases: &'a [EdgeRelease],
+}
+
+/// A value released on an edge.
+///
+/// A result of the successor's own phis can be released in two ways: its
+/// *old* value when that dies on the edge (it was live out of the
+/// predecessor for another successor), or its *new* value when nobody uses
+/// the phi. A backend that keeps values in registers by SSA name must read
+/// the first before the phis are assigned and the second after.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EdgeRelease {
+    pub value: Value,
+    /// This is an unused result of the successor's phi: its new value.
+    pub new_phi: bool,
 }
 
 impl DropPlan {
@@ -163,6 +181,7 @@ impl DropPlan {
             edge_start: EntityVec::filled(func.blocks.len(), 0),
             edges: Vec::new(),
             values: Vec::new(),
+            edge_releases: Vec::new(),
             moves: Vec::new(),
         };
         let mut live = EntityVec::filled(func.values.len(), false);
@@ -246,7 +265,7 @@ impl DropPlan {
         let e = self.edges[self.edge_start[block] as usize + succ_index];
         EdgePlan {
             moves: &self.moves[e.moves.0 as usize..(e.moves.0 + e.moves.1) as usize],
-            releases: &self.values[e.releases.0 as usize..(e.releases.0 + e.releases.1) as usize],
+            releases: &self.edge_releases[e.releases.0 as usize..(e.releases.0 + e.releases.1) as usize],
         }
     }
 }
@@ -283,25 +302,25 @@ fn plan_edge(
 ) -> EdgeData {
     let live_in = liveness.live_in(succ);
     let is_live_in = |v: Value| live_in.binary_search(&v).is_ok();
-    let mut moved: Vec<Value> = Vec::new();
+    let mut moved: HashSet<Value> = HashSet::new();
     let moves_start = plan.moves.len() as u32;
     for phi in func.phis(succ) {
         let InstData::Phi { entries, .. } = func.insts[phi] else { unreachable!() };
         let value = func.phi_list(entries).iter().find(|e| e.block == pred).map(|e| e.value);
-        let moves = value.is_some_and(|v| owned(v) && !is_live_in(v) && !moved.contains(&v));
-        if moves {
-            moved.extend(value);
-        }
+        let moves = value.is_some_and(|v| owned(v) && !is_live_in(v) && moved.insert(v));
         plan.moves.push(moves);
     }
     let moves = (moves_start, plan.moves.len() as u32 - moves_start);
-    let mut releases: Vec<Value> = liveness
+    let mut releases: Vec<EdgeRelease> = liveness
         .live_out(pred)
         .iter()
         .copied()
         .filter(|&v| owned(v) && !is_live_in(v) && !moved.contains(&v))
-        .chain(unused_phis.iter().copied())
+        .map(|value| EdgeRelease { value, new_phi: false })
+        .chain(unused_phis.iter().map(|&value| EdgeRelease { value, new_phi: true }))
         .collect();
-    releases.sort_unstable();
-    EdgeData { releases: push_range(&mut plan.values, &releases), moves }
+    releases.sort_unstable_by_key(|r| r.value);
+    let start = plan.edge_releases.len() as u32;
+    plan.edge_releases.extend_from_slice(&releases);
+    EdgeData { releases: (start, releases.len() as u32), moves }
 }

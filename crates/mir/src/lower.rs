@@ -35,18 +35,20 @@ pub fn lower(items: &[ItemAst<'_>]) -> (Module, SourceMap) {
             ItemAst::Box(ast) => {
                 let mut decl = BoxDecl { name: module.symbols.intern(ast.name.text), fields: vec![], methods: vec![] };
                 let mut box_spans = BoxSpans { name: ast.name.span, ..BoxSpans::default() };
+                // Fields first, then methods, whatever the text's order: that is
+                // the printed order, and symbols are interned in printed order.
                 for member in &ast.members {
-                    match member {
-                        MemberAst::Field { name, weak } => {
-                            decl.fields.push(FieldDecl { name: module.symbols.intern(name.text), weak: *weak });
-                            box_spans.fields.push(name.span);
-                        }
-                        MemberAst::Method { name, func } => {
-                            let name_sym = module.symbols.intern(name.text);
-                            let func_sym = module.symbols.intern(func.text);
-                            decl.methods.push(MethodDecl { name: name_sym, func: func_sym });
-                            box_spans.methods.push((name.span, func.span));
-                        }
+                    if let MemberAst::Field { name, weak } = member {
+                        decl.fields.push(FieldDecl { name: module.symbols.intern(name.text), weak: *weak });
+                        box_spans.fields.push(name.span);
+                    }
+                }
+                for member in &ast.members {
+                    if let MemberAst::Method { name, func } = member {
+                        let name_sym = module.symbols.intern(name.text);
+                        let func_sym = module.symbols.intern(func.text);
+                        decl.methods.push(MethodDecl { name: name_sym, func: func_sym });
+                        box_spans.methods.push((name.span, func.span));
                     }
                 }
                 let id = module.boxes.push(decl);

@@ -451,6 +451,7 @@ impl<'a, 'v> FunctionVerifier<'a, 'v> {
             for inst in phis {
                 let InstData::Phi { entries, .. } = self.func.insts[inst] else { unreachable!() };
                 let entries = self.func.phi_list(entries);
+                let preds: std::collections::HashSet<Block> = cfg.preds(block).iter().copied().collect();
                 let mut seen = HashMap::new();
                 for (i, e) in entries.iter().enumerate() {
                     if !self.func.blocks.contains(e.block) {
@@ -459,7 +460,7 @@ impl<'a, 'v> FunctionVerifier<'a, 'v> {
                     if seen.insert(e.block, ()).is_some() {
                         let span = self.label_span(inst, i);
                         self.error(ErrorKind::PhiDuplicateEntry(self.label_name(e.block)), span);
-                    } else if !cfg.preds(block).contains(&e.block) {
+                    } else if !preds.contains(&e.block) {
                         let span = self.label_span(inst, i);
                         self.error(ErrorKind::PhiNotPredecessor(self.label_name(e.block)), span);
                     }

@@ -34,6 +34,10 @@ fn names(p: &Program, f: FuncId, values: &[Value]) -> Vec<String> {
         .collect()
 }
 
+fn edge_names(p: &Program, f: FuncId, releases: &[mir::EdgeRelease]) -> Vec<String> {
+    names(p, f, &releases.iter().map(|r| r.value).collect::<Vec<_>>())
+}
+
 /// The instruction defining `name`.
 fn def(p: &Program, f: FuncId, name: &str) -> mir::Inst {
     match p.func(f).values[value(p, f, name)].def {
@@ -193,7 +197,7 @@ exit:
     let lp = block(&p, f, "loop");
     let exit_index = info.cfg.succs(lp).iter().position(|&b| b == block(&p, f, "exit")).unwrap();
     let back_index = 1 - exit_index;
-    assert_eq!(names(&p, f, info.drops.edge(lp, exit_index).releases), ["keep"]);
+    assert_eq!(edge_names(&p, f, info.drops.edge(lp, exit_index).releases), ["keep"]);
     assert!(info.drops.edge(lp, back_index).releases.is_empty());
     // Not handed over in the loop: %keep is still live on the back edge.
     assert_eq!(info.drops.consumed(def(&p, f, "len")), None);
@@ -269,7 +273,8 @@ join:
     for label in ["a", "b"] {
         let edge = info.drops.edge(block(&p, f, label), 0);
         assert_eq!(edge.moves, &[true]);
-        assert_eq!(names(&p, f, edge.releases), ["p"]);
+        assert_eq!(edge_names(&p, f, edge.releases), ["p"]);
+        assert!(edge.releases[0].new_phi, "an unused phi result is the phi's new value");
     }
 }
 
@@ -292,4 +297,36 @@ join:
     let f = func_named(&p, "f");
     let edge = p.info(f).drops.edge(block(&p, f, "entry"), 0);
     assert_eq!(edge.moves, &[true, false]);
+}
+
+#[test]
+fn an_old_phi_value_dying_on_its_own_back_edge_is_read_before_the_phis() {
+    // %p is live out of `head` only for `exit`; on the back edge its old
+    // value dies while the phi defines a new one.
+    let p = program(
+        r#"
+func @main() -> i64 {
+entry:
+  %x = boxcall ArrayBox.new()
+  jump head
+head:
+  %n = phi i64 [0, entry], [%n2, head]
+  %p = phi box [%x, entry], [%q, head]
+  %q = boxcall ArrayBox.new()
+  %n2 = binop add %n, 1
+  %c = compare lt %n2, 3
+  branch %c, head, exit
+exit:
+  %len = boxcall %p.length() -> i64
+  return %len
+}
+"#,
+    );
+    let f = func_named(&p, "main");
+    let info = p.info(f);
+    let head = block(&p, f, "head");
+    let back = info.cfg.succs(head).iter().position(|&b| b == head).unwrap();
+    let edge = info.drops.edge(head, back);
+    assert_eq!(edge.moves, &[false, true]);
+    assert_eq!(edge.releases, &[mir::EdgeRelease { value: value(&p, f, "p"), new_phi: false }]);
 }

@@ -12,8 +12,7 @@
 //! dataflow fixpoint and its drop plan is replayed with reference counts.
 //!
 //! Then deterministic stress tests (10 MB of garbage, 100,000 blocks, a value
-//! live across 20,000 blocks) and regression tests for the bugs found, marked
-//! `#[ignore = "BUG: ..."]` until they are fixed.
+//! live across 20,000 blocks) and regression tests for the bugs they found.
 
 use mir::{DumpKind, Error, ExternSig, Parsed, Program, Source, SourceFile, Type, Value};
 use proptest::prelude::*;
@@ -104,17 +103,8 @@ fn run_text(text: &str) -> Option<Outcome> {
     let _ = mir::dump(&program, DumpKind::Ir);
     let _ = mir::dump(&program, DumpKind::Liveness);
     check_liveness(&program, text);
-    check_drop_plan(&program, text, EdgeReleases::OldValues);
+    check_drop_plan(&program, text);
     Some(Outcome { parsed, valid: true })
-}
-
-/// Whether every box of the module lists its fields before its methods, the
-/// order the printer writes them in (see `box_member_order_round_trip`).
-fn box_members_canonical(parsed: &Parsed) -> bool {
-    parsed.spans.boxes.values().all(|b| {
-        let last_field = b.fields.iter().map(|s| s.start).max().unwrap_or(0);
-        b.methods.iter().all(|(name, _)| name.start > last_field)
-    })
 }
 
 /// A verified module prints to text that parses to an equal module, that
@@ -124,12 +114,10 @@ fn check_round_trip(source: &str, parsed: &Parsed) {
     let reparsed = mir::parse(&printed).unwrap_or_else(|e| {
         panic!("printed module does not parse: {e:?}\n--- source\n{source}\n--- printed\n{printed}")
     });
-    if box_members_canonical(parsed) {
-        assert!(
-            parsed.module == reparsed.module,
-            "print -> parse changed the module\n--- source\n{source}\n--- printed\n{printed}"
-        );
-    }
+    assert!(
+        parsed.module == reparsed.module,
+        "print -> parse changed the module\n--- source\n{source}\n--- printed\n{printed}"
+    );
     let errors = mir::verify(&reparsed.module, None, &externs());
     assert!(errors.is_empty(), "printed module does not verify: {errors:?}\n{printed}");
     let reprinted = mir::print_module(&reparsed.module);
@@ -197,22 +185,11 @@ fn check_liveness(program: &Program, text: &str) {
     }
 }
 
-/// How [`check_drop_plan`] reads a release on an edge of a value that a phi
-/// of the successor redefines (see `edge_release_of_a_redefined_phi`).
-#[derive(Clone, Copy, PartialEq)]
-enum EdgeReleases {
-    /// As documented: the phis take their entries, then the releases happen,
-    /// so such a release frees the phi's new value.
-    AfterPhis,
-    /// As the plan evidently means it: the old value, before the phis.
-    OldValues,
-}
-
 /// Replays the [`mir::DropPlan`] of every function, counting references by
 /// value: every owned value used is still held, nothing is released twice,
 /// and at each block boundary exactly the owned values live there are held
 /// (nothing leaks, nothing is missing). Owned values are `box` results (§6).
-fn check_drop_plan(program: &Program, text: &str, mode: EdgeReleases) {
+fn check_drop_plan(program: &Program, text: &str) {
     for (id, func) in program.module().funcs.iter() {
         let info = program.info(id);
         let fname = program.module().sym(func.name);
@@ -258,14 +235,17 @@ fn check_drop_plan(program: &Program, text: &str, mode: EdgeReleases) {
                 let edge = info.drops.edge(block, i);
                 let phis: Vec<mir::Inst> = func.phis(succ).collect();
                 assert_eq!(edge.moves.len(), phis.len(), "{}", at("one move flag per phi"));
-                assert!(sorted(edge.releases), "{}", at("edge releases out of definition order"));
+                assert!(
+                    sorted(&edge.releases.iter().map(|r| r.value).collect::<Vec<_>>()),
+                    "{}",
+                    at("edge releases out of definition order")
+                );
                 let results: BTreeSet<Value> = phis.iter().filter_map(|&p| func.results[p]).collect();
                 let mut held = held.clone();
-                // A released phi result is the phi's new value when the phi is
-                // unused, and its old value when that is live out of `block`.
-                let mut releases: Vec<Value> = edge.releases.to_vec();
-                if mode == EdgeReleases::OldValues {
-                    releases.retain(|v| !(results.contains(v) && held.remove(v)));
+                // Values dying on the edge are read before the phis (an old
+                // value of a phi result among them); unused phi results after.
+                for r in edge.releases.iter().filter(|r| !r.new_phi) {
+                    assert!(held.remove(&r.value), "{}", at(&format!("edge releases {:?}, not held", r.value)));
                 }
                 // The phis read all their entries, then define all their results.
                 for (&phi, &moves) in phis.iter().zip(edge.moves) {
@@ -280,8 +260,9 @@ fn check_drop_plan(program: &Program, text: &str, mode: EdgeReleases) {
                         format!("edge to `{}`: the phi overwrites {r:?} while its old value is held", label(succ));
                     assert!(held.insert(r), "{}", at(&what));
                 }
-                for v in &releases {
-                    assert!(held.remove(v), "{}", at(&format!("edge releases {v:?}, not held")));
+                for r in edge.releases.iter().filter(|r| r.new_phi) {
+                    assert!(results.contains(&r.value), "{}", at("a new phi value released is not a phi result"));
+                    assert!(held.remove(&r.value), "{}", at(&format!("edge releases {:?}, not held", r.value)));
                 }
                 let what = format!("references held on entry to `{}` differ from the live ones", label(succ));
                 assert_eq!(held, held_at_start(succ), "{}", at(&what));
@@ -1479,7 +1460,7 @@ fn check_generated(text: &str) {
     let program = Program::new(parsed.module.clone(), Some(source), &externs())
         .unwrap_or_else(|e| panic!("Program::new failed: {e:?}\n{text}"));
     check_liveness(&program, text);
-    check_drop_plan(&program, text, EdgeReleases::OldValues);
+    check_drop_plan(&program, text);
     // Both dumps are valid MIR13 text (annotations are comments) for the same module.
     for kind in [DumpKind::Ir, DumpKind::Liveness] {
         let dump = mir::dump(&program, kind);
@@ -1538,7 +1519,7 @@ fn check_valid_program(text: &str) -> Program {
     check_round_trip(text, &parsed);
     let program = Program::new(parsed.module, None, &externs()).expect("Program::new");
     check_liveness(&program, "(large program)");
-    check_drop_plan(&program, "(large program)", EdgeReleases::AfterPhis);
+    check_drop_plan(&program, "(large program)");
     let _ = mir::dump(&program, DumpKind::Ir);
     let _ = mir::dump(&program, DumpKind::Liveness);
     program
@@ -1655,15 +1636,13 @@ fn value_live_across_20_000_blocks() {
 }
 
 // ---------------------------------------------------------------------------
-// Bugs found by the properties above (minimised); `#[ignore]`d until fixed.
-// Run them with `cargo test --release -p mir13-mir --test robustness -- --ignored`.
+// Regression tests: bugs the properties above found, minimised.
 // ---------------------------------------------------------------------------
 
 /// The printer writes a box's fields before its methods, but the symbol
 /// table interns names in text order, and `Symbols` equality is by order. So
 /// a box declaring a method before a field does not survive print -> parse.
 #[test]
-#[ignore = "BUG: a box declaring a method before a field does not round-trip to an equal module"]
 fn box_member_order_round_trip() {
     let src = "box P {\n  method m @f\n  field x\n}\n\nfunc @f(%self: box) {\nentry:\n  return\n}\n";
     let parsed = mir::parse(src).expect("parses");
@@ -1677,7 +1656,6 @@ fn box_member_order_round_trip() {
 /// line: n errors on one long line render to about min(n, 100) x its length.
 /// Here a 100 KB line renders to about 10 MB (a 10 MB line, to 1 GB).
 #[test]
-#[ignore = "BUG: rendering errors on a long line repeats the whole line for every error"]
 fn render_is_bounded_on_long_lines() {
     let text = "!".repeat(100_000);
     let errors = mir::parse(&text).expect_err("errors");
@@ -1693,7 +1671,6 @@ fn render_is_bounded_on_long_lines() {
 /// `edge -> head: moves into [%p]; release [%p]`, and `mir13 run --backend
 /// interp` on this program dies with SIGSEGV.
 #[test]
-#[ignore = "BUG: an edge releases a phi's old value after the phi has overwritten it"]
 fn edge_release_of_a_redefined_phi() {
     let src = "\
 func @main() -> i64 {
@@ -1714,7 +1691,7 @@ exit:
 ";
     let parsed = mir::parse(src).expect("parses");
     let program = Program::new(parsed.module, None, &externs()).expect("valid");
-    check_drop_plan(&program, src, EdgeReleases::AfterPhis);
+    check_drop_plan(&program, src);
 }
 
 /// Early exits from a long chain to one shared block (`if (err) goto fail`)
@@ -1722,7 +1699,6 @@ exit:
 /// predecessor: quadratic. 40,000 blocks take ~3 s to verify, 100,000 about
 /// 20 s, and `Program::new` verifies again.
 #[test]
-#[ignore = "BUG: the dominator tree is quadratic in a block's predecessors along a chain"]
 fn shared_exit_block_is_not_quadratic() {
     let n = 100_000;
     let mut text = Text::default();
@@ -1752,7 +1728,6 @@ fn shared_exit_block_is_not_quadratic() {
 /// and every live-out value: quadratic in the number of phis of a block.
 /// A loop header with 40,000 box phis takes ~1.6 s to plan, 100,000 ~10 s.
 #[test]
-#[ignore = "BUG: the drop plan is quadratic in the number of phis of a block"]
 fn many_phis_are_not_quadratic() {
     let n = 100_000;
     let mut text = Text::default();

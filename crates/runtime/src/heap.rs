@@ -121,8 +121,7 @@ impl Body for ArrayBody {
 impl Body for MapBody {
     const KIND: Kind = Kind::Map;
     fn heap_bytes(&self) -> usize {
-        let keys: usize =
-            self.entries.keys().map(|k| if let MapKey::Str(s) = k { s.len() } else { 0 }).sum();
+        let keys: usize = self.entries.keys().map(|k| if let MapKey::Str(s) = k { s.len() } else { 0 }).sum();
         self.entries.capacity() * (size_of::<MapKey>() + size_of::<Value>() + 2 * size_of::<usize>()) + keys
     }
 }

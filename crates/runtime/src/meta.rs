@@ -60,20 +60,13 @@ impl ProgramInfo {
             .values()
             .map(|decl| {
                 let method = |name: &str| {
-                    decl.methods
-                        .iter()
-                        .find(|m| module.sym(m.name) == name)
-                        .and_then(|m| program.func_id(m.func))
+                    decl.methods.iter().find(|m| module.sym(m.name) == name).and_then(|m| program.func_id(m.func))
                 };
                 UserClass {
                     name: module.sym(decl.name).to_string(),
                     fields: decl.fields.iter().map(|f| module.sym(f.name).to_string()).collect(),
                     weak: decl.fields.iter().map(|f| f.weak).collect(),
-                    methods: decl
-                        .methods
-                        .iter()
-                        .filter_map(|m| Some((m.name, program.func_id(m.func)?)))
-                        .collect(),
+                    methods: decl.methods.iter().filter_map(|m| Some((m.name, program.func_id(m.func)?))).collect(),
                     birth: method("birth"),
                     fini: method("fini"),
                 }

@@ -85,7 +85,10 @@ pub enum StaticResult {
     Value(Value),
     /// A new user box whose `birth` the backend must call with
     /// `(obj, args...)`; the call's result is `obj`.
-    Birth { obj: Value, func: FuncId },
+    Birth {
+        obj: Value,
+        func: FuncId,
+    },
 }
 
 /// Class and method of a call, for messages.
@@ -293,9 +296,8 @@ impl Runtime {
     /// A non-negative count argument.
     fn count_arg(&self, site: Site, args: &[Value], i: usize) -> Result<usize, Trap> {
         let n = self.int_arg(site, args, i)?;
-        usize::try_from(n).map_err(|_| {
-            Trap::InvalidArgument(format!("{} count must not be negative, got {n}", self.site_name(site)))
-        })
+        usize::try_from(n)
+            .map_err(|_| Trap::InvalidArgument(format!("{} count must not be negative, got {n}", self.site_name(site))))
     }
 
     // ---- IntegerBox, FloatBox ----
@@ -319,7 +321,9 @@ impl Runtime {
             Method::Pow => {
                 let e = self.int_arg(site, args, 0)?;
                 if e < 0 {
-                    return Err(Trap::InvalidArgument(format!("IntegerBox.pow exponent must not be negative, got {e}")));
+                    return Err(Trap::InvalidArgument(format!(
+                        "IntegerBox.pow exponent must not be negative, got {e}"
+                    )));
                 }
                 Value::I64(wrapping_pow(n, e as u64))
             }
@@ -825,7 +829,9 @@ const MAX_FIXED_DIGITS: usize = 1000;
 /// for non-finite values.
 fn to_fixed(x: f64, digits: usize) -> Result<String, Trap> {
     if digits > MAX_FIXED_DIGITS {
-        return Err(Trap::InvalidArgument(format!("FloatBox.toFixed: at most {MAX_FIXED_DIGITS} digits, got {digits}")));
+        return Err(Trap::InvalidArgument(format!(
+            "FloatBox.toFixed: at most {MAX_FIXED_DIGITS} digits, got {digits}"
+        )));
     }
     if !x.is_finite() {
         return Ok(mir::display_f64(x));

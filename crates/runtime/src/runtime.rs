@@ -18,7 +18,7 @@
 //! then the receiver, then the other values dying there, in definition order.
 
 use crate::display;
-use crate::heap::{ArrayBody, Heap, Kind, StrBody, Stats};
+use crate::heap::{ArrayBody, Heap, Kind, Stats, StrBody};
 use crate::host::{HostId, HostRegistry};
 use crate::meta::ProgramInfo;
 use crate::trap::Trap;
@@ -366,9 +366,7 @@ pub fn boxes_equal(a: Value, b: Value) -> bool {
         (Value::F64(x), Value::F64(y)) => x == y,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Func(x), Value::Func(y)) => x == y,
-        (Value::Obj(x), Value::Obj(y)) => {
-            x == y || matches!((a.as_str(), b.as_str()), (Some(s), Some(t)) if s == t)
-        }
+        (Value::Obj(x), Value::Obj(y)) => x == y || matches!((a.as_str(), b.as_str()), (Some(s), Some(t)) if s == t),
         _ => false,
     }
 }
