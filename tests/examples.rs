@@ -31,7 +31,8 @@ fn every_example_round_trips() {
         let text = std::fs::read_to_string(&path).expect("readable example");
         let module = mir::parse(&text).expect("parses").module;
         let printed = mir::print_module(&module);
-        let reparsed = mir::parse(&printed).unwrap_or_else(|e| panic!("{}: reprint fails: {e:?}", path.display())).module;
+        let reparsed =
+            mir::parse(&printed).unwrap_or_else(|e| panic!("{}: reprint fails: {e:?}", path.display())).module;
         assert!(reparsed == module, "{}: parse(print(m)) != m", path.display());
         assert_eq!(mir::print_module(&reparsed), printed, "{}: print is not a fixed point", path.display());
     }
@@ -41,8 +42,14 @@ fn every_example_round_trips() {
 fn every_example_is_in_canonical_form_below_its_header() {
     for path in examples() {
         let text = std::fs::read_to_string(&path).expect("readable example");
-        let body: String = text.lines().skip_while(|l| l.starts_with(';') || l.is_empty()).map(|l| format!("{l}\n")).collect();
+        let body: String =
+            text.lines().skip_while(|l| l.starts_with(';') || l.is_empty()).map(|l| format!("{l}\n")).collect();
         let formatted = mir13::format_source("example", text.as_bytes()).expect("formats");
-        assert_eq!(body, formatted, "{} is not in canonical form below its header comment (see `mir13 fmt`)", path.display());
+        assert_eq!(
+            body,
+            formatted,
+            "{} is not in canonical form below its header comment (see `mir13 fmt`)",
+            path.display()
+        );
     }
 }
