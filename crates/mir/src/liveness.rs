@@ -258,8 +258,8 @@ impl DropPlan {
         (v != Value::INVALID).then_some(v)
     }
 
-    /// The plan of the edge from `block` to its `succ_index`-th distinct
-    /// successor (see [`Cfg::succs`]).
+    /// The plan of the edge from a reachable `block` to its `succ_index`-th
+    /// distinct successor (see [`Cfg::succs`]).
     #[inline]
     pub fn edge(&self, block: Block, succ_index: usize) -> EdgePlan<'_> {
         let e = self.edges[self.edge_start[block] as usize + succ_index];

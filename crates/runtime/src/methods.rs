@@ -538,7 +538,9 @@ impl Runtime {
             Method::Insert => {
                 self.arity(site, args, 2)?;
                 let i = self.int_arg(site, args, 0)?;
-                let at = index(i, len + 1)?;
+                // Inserting at the end is allowed: 0 <= i <= len.
+                let at =
+                    usize::try_from(i).ok().filter(|&at| at <= len).ok_or(Trap::IndexOutOfBounds { index: i, len })?;
                 self.grow_array(o, |items| items.insert(at, args[1].retain()))?;
                 Value::Null
             }
@@ -851,7 +853,7 @@ fn parse_integer(s: &str) -> Option<i64> {
 /// `toFloat` of a string: decimal or scientific notation, `inf`, `NaN`.
 fn parse_float(s: &str) -> Option<f64> {
     let body = s.strip_prefix(['+', '-']).unwrap_or(s);
-    let special = matches!(body, "inf" | "NaN" | "nan" | "infinity" | "Infinity");
+    let special = matches!(body, "inf" | "NaN");
     let numeric = !body.is_empty()
         && body.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
         && body.bytes().any(|b| b.is_ascii_digit());

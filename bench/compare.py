@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Runs every benchmark program on every mir13 backend and every available
+peer (CPython, Lua 5.4, LuaJIT, Rust), side by side in one run, with
+hyperfine; checks that all of them print the same checksum; writes
+bench/RESULTS.md (medians and ratios) and bench/results.csv.
+
+Called by bench/compare.sh, which builds mir13 and installs the tools.
+`--quick` runs fewer repetitions (a smoke test of the harness).
+"""
+
+import csv
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+MIR13 = ROOT / "target" / "release" / "mir13"
+OUT = BENCH / "out"
+
+# Every mir13 backend this build has.
+BACKENDS = ["interp"]
+
+
+@dataclass
+class Program:
+    """A benchmark: a .mir program and its twins in other languages."""
+
+    name: str
+    args: list
+    # Peer name -> file in bench/peers/ (run by the peer's interpreter or compiled).
+    peers: dict = field(default_factory=dict)
+
+
+PROGRAMS = [
+    Program("fib", ["32"], {"python": "fib.py"}),
+    Program("concat", ["1000000"]),
+]
+
+# Extra runs recorded beside the table: (label, program, args, peer-or-backend).
+SCALING = [
+    ("concat, 1,000,000 pieces", "concat", ["1000000"], "interp"),
+    ("concat, 2,000,000 pieces", "concat", ["2000000"], "interp"),
+    ("fib(30), interp", "fib", ["30"], "interp"),
+    ("fib(30), CPython", "fib", ["30"], "python"),
+]
+
+
+def peer_command(peer, source, args):
+    """The command running `source` (in bench/peers) with `args`, or None if
+    the peer's tool is missing."""
+    path = BENCH / "peers" / source
+    if peer == "python":
+        return [sys.executable, str(path), *args]
+    if peer in ("lua", "luajit"):
+        tool = "lua5.4" if peer == "lua" else "luajit"
+        return [tool, str(path), *args] if shutil.which(tool) else None
+    if peer == "rust":
+        binary = OUT / path.stem
+        if not binary.exists() or binary.stat().st_mtime < path.stat().st_mtime:
+            OUT.mkdir(exist_ok=True)
+            subprocess.run(["rustc", "-O", "-o", str(binary), str(path)], check=True)
+        return [str(binary), *args]
+    raise ValueError(f"unknown peer {peer}")
+
+
+def commands(program):
+    """(runner name, command) for every backend and available peer."""
+    mir = str(BENCH / "programs" / f"{program.name}.mir")
+    runs = [(b, [str(MIR13), "run", "--backend", b, mir, "--", *program.args]) for b in BACKENDS]
+    for peer, source in program.peers.items():
+        cmd = peer_command(peer, source, program.args)
+        if cmd:
+            runs.append((peer, cmd))
+    return runs
+
+
+def checksum(cmd):
+    result = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
+def hyperfine(cmd, runs):
+    """Median and mean wall time of `cmd` in seconds."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as export:
+        subprocess.run(
+            ["hyperfine", "--style", "none", "--warmup", "1", "--runs", str(runs),
+             "--export-json", export.name, "--", subprocess.list2cmdline(cmd)],
+            check=True, stdout=subprocess.DEVNULL,
+        )
+        result = json.load(open(export.name))["results"][0]
+    return result["median"], result["mean"]
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def tool_versions():
+    versions = [subprocess.run([sys.executable, "--version"], capture_output=True, text=True).stdout.strip()]
+    for tool, flag in (("lua5.4", "-v"), ("luajit", "-v"), ("rustc", "--version")):
+        if shutil.which(tool):
+            out = subprocess.run([tool, flag], capture_output=True, text=True)
+            versions.append((out.stdout or out.stderr).strip().splitlines()[0])
+    return versions
+
+
+def main():
+    quick = "--quick" in sys.argv
+    runs = 3 if quick else 10
+    rows = []  # (program, runner, median, mean, checksum)
+    failures = []
+    for program in PROGRAMS:
+        results = {}
+        for runner, cmd in commands(program):
+            results[runner] = checksum(cmd)
+            median, mean = hyperfine(cmd, runs)
+            rows.append((program.name, runner, median, mean, results[runner]))
+            print(f"{program.name:14} {runner:8} {median * 1000:10.1f} ms   {results[runner]}", flush=True)
+        if len(set(results.values())) > 1:
+            failures.append(f"{program.name}: checksums differ: {results}")
+    scaling = []
+    for label, name, args, runner in SCALING:
+        program = next(p for p in PROGRAMS if p.name == name)
+        variant = Program(name, args, program.peers)
+        cmd = dict(commands(variant))[runner]
+        median, _ = hyperfine(cmd, runs)
+        scaling.append((label, median))
+        print(f"{label:30} {median * 1000:10.1f} ms", flush=True)
+
+    with open(BENCH / "results.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["program", "runner", "median_s", "mean_s", "checksum"])
+        writer.writerows(rows)
+    write_markdown(rows, scaling, runs)
+    if failures:
+        print("\n".join(failures), file=sys.stderr)
+        sys.exit(1)
+
+
+def write_markdown(rows, scaling, runs):
+    runners = []
+    for _, runner, *_ in rows:
+        if runner not in runners:
+            runners.append(runner)
+    table = {(p, r): m for p, r, m, _, _ in rows}
+    lines = [
+        "# Benchmark results",
+        "",
+        "Generated by `bash bench/compare.sh`; do not edit by hand (notes live in",
+        "bench/NOTES.md, copied below). Wall-clock medians of "
+        f"{runs} hyperfine runs after a warm-up, every runner measured side by side",
+        "in one session on a shared machine, so compare ratios rather than absolute times.",
+        "",
+        f"- Date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- Machine: {machine()}",
+        f"- Peers: {'; '.join(tool_versions())}",
+        f"- Command: `bash bench/compare.sh{' --quick' if runs == 3 else ''}`",
+        "",
+        "## Medians (ms)",
+        "",
+        "| program | " + " | ".join(runners) + " |",
+        "|---|" + "---:|" * len(runners),
+    ]
+    for program in PROGRAMS:
+        cells = [f"{table[(program.name, r)] * 1000:.1f}" if (program.name, r) in table else "—" for r in runners]
+        lines.append(f"| {program.name} {' '.join(program.args)} | " + " | ".join(cells) + " |")
+    lines += ["", "## Ratios (runner time / interp time; below 1 is faster than interp)", ""]
+    lines += ["| program | " + " | ".join(runners) + " |", "|---|" + "---:|" * len(runners)]
+    for program in PROGRAMS:
+        base = table.get((program.name, "interp"))
+        cells = [f"{table[(program.name, r)] / base:.2f}" if (program.name, r) in table and base else "—"
+                 for r in runners]
+        lines.append(f"| {program.name} | " + " | ".join(cells) + " |")
+    lines += ["", "## Scaling and single comparisons", "", "| run | median (ms) |", "|---|---:|"]
+    lines += [f"| {label} | {median * 1000:.1f} |" for label, median in scaling]
+    notes = BENCH / "NOTES.md"
+    if notes.exists():
+        lines += ["", notes.read_text().strip()]
+    (BENCH / "RESULTS.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
