@@ -120,6 +120,21 @@ def tool_versions():
     return versions
 
 
+def criterion(bench):
+    """(name, ns per iteration) for each benchmark of a criterion bench."""
+    out = subprocess.run(
+        ["cargo", "bench", "--quiet", "--bench", bench, "--", "--output-format", "bencher"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout
+    results = []
+    for line in out.splitlines():
+        if line.startswith("test ") and " bench: " in line:
+            name = line[5:].split(" ... ")[0]
+            ns = int(line.split(" bench: ")[1].split(" ns/iter")[0].replace(",", ""))
+            results.append((name, ns))
+    return results
+
+
 def main():
     quick = "--quick" in sys.argv
     runs = 3 if quick else 10
@@ -143,17 +158,21 @@ def main():
         scaling.append((label, median))
         print(f"{label:30} {median * 1000:10.1f} ms", flush=True)
 
+    frontend = criterion("frontend")
+    for name, ns in frontend:
+        print(f"{name:30} {ns / 1e6:10.1f} ms", flush=True)
+
     with open(BENCH / "results.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["program", "runner", "median_s", "mean_s", "checksum"])
         writer.writerows(rows)
-    write_markdown(rows, scaling, runs)
+    write_markdown(rows, scaling, frontend, runs)
     if failures:
         print("\n".join(failures), file=sys.stderr)
         sys.exit(1)
 
 
-def write_markdown(rows, scaling, runs):
+def write_markdown(rows, scaling, frontend, runs):
     runners = []
     for _, runner, *_ in rows:
         if runner not in runners:
@@ -189,6 +208,13 @@ def write_markdown(rows, scaling, runs):
         lines.append(f"| {program.name} | " + " | ".join(cells) + " |")
     lines += ["", "## Scaling and single comparisons", "", "| run | median (ms) |", "|---|---:|"]
     lines += [f"| {label} | {median * 1000:.1f} |" for label, median in scaling]
+    lines += ["", "## Front end (criterion, in-process)", "",
+              "Parse + verify + analyses (CFG, dominators, types, liveness, drop plan) of a generated",
+              "module of ordinary code (`cargo bench --bench frontend`):", "",
+              "| benchmark | ms per iteration | instructions per ms |", "|---|---:|---:|"]
+    for name, ns in frontend:
+        insts = int(name.rsplit("/", 1)[1])
+        lines.append(f"| {name} | {ns / 1e6:.1f} | {insts / (ns / 1e6):,.0f} |")
     notes = BENCH / "NOTES.md"
     if notes.exists():
         lines += ["", notes.read_text().strip()]

@@ -15,7 +15,7 @@
 //! ```
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub use mir;
 pub use runtime;
@@ -73,16 +73,19 @@ pub enum Backend {
     /// The reference interpreter.
     #[default]
     Interp,
+    /// The bytecode VM.
+    Vm,
 }
 
 impl Backend {
     /// Every backend this build has.
-    pub const ALL: &'static [Backend] = &[Backend::Interp];
+    pub const ALL: &'static [Backend] = &[Backend::Interp, Backend::Vm];
 
     /// The backend's name on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Interp => "interp",
+            Backend::Vm => "vm",
         }
     }
 }
@@ -120,7 +123,7 @@ impl Engine {
     /// are captured: later registrations do not affect this program.
     pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Loaded, Diagnostics> {
         let (_, program) = load_with(name, bytes, &self.host)?;
-        Ok(Loaded { program: Arc::new(program), host: Arc::new(self.host.clone()) })
+        Ok(Loaded { program: Arc::new(program), host: Arc::new(self.host.clone()), bytecode: OnceLock::new() })
     }
 }
 
@@ -146,16 +149,31 @@ impl Outcome {
     }
 }
 
-/// A run that ended in a trap.
+/// A run that did not finish.
 #[derive(Clone, Debug)]
-pub struct Failure {
-    pub report: TrapReport,
-    pub stats: Stats,
+pub enum Failure {
+    /// The program trapped.
+    Trap { report: TrapReport, stats: Stats },
+    /// The backend cannot run this program (it says why).
+    Backend(String),
+}
+
+impl Failure {
+    /// The trap, if the program trapped.
+    pub fn trap(&self) -> Option<&TrapReport> {
+        match self {
+            Failure::Trap { report, .. } => Some(report),
+            Failure::Backend(_) => None,
+        }
+    }
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.report.fmt(f)
+        match self {
+            Failure::Trap { report, .. } => report.fmt(f),
+            Failure::Backend(message) => writeln!(f, "error: {message}"),
+        }
     }
 }
 
@@ -165,6 +183,8 @@ impl std::error::Error for Failure {}
 pub struct Loaded {
     program: Arc<Program>,
     host: Arc<HostRegistry>,
+    /// The VM's code, compiled on first use.
+    bytecode: OnceLock<Result<vm::Compiled, vm::CompileError>>,
 }
 
 impl Loaded {
@@ -183,17 +203,27 @@ impl Loaded {
     /// # Panics
     /// If the program has no `@main` (see [`Loaded::has_main`]).
     pub fn run(&self, options: &RunOptions, io: Io) -> Result<Outcome, Box<Failure>> {
+        let bytecode = match options.backend {
+            Backend::Vm => Some(self.bytecode().map_err(|e| Box::new(Failure::Backend(e.to_string())))?),
+            Backend::Interp => None,
+        };
         let mut rt =
             runtime::Runtime::new(Arc::clone(&self.program), Arc::clone(&self.host), options.config.clone(), io);
-        let result = match options.backend {
-            Backend::Interp => interp::run(&self.program, &mut rt),
+        let result = match bytecode {
+            Some(code) => vm::run(code, &self.program, &mut rt),
+            None => interp::run(&self.program, &mut rt),
         };
         rt.flush();
         let stats = rt.stats();
         match result {
             Ok(result) => Ok(Outcome { result, stats }),
-            Err(report) => Err(Box::new(Failure { report, stats })),
+            Err(report) => Err(Box::new(Failure::Trap { report, stats })),
         }
+    }
+
+    /// The program compiled for the VM (compiled once, on first use).
+    pub fn bytecode(&self) -> Result<&vm::Compiled, vm::CompileError> {
+        self.bytecode.get_or_init(|| vm::compile(&self.program)).as_ref().map_err(Clone::clone)
     }
 }
 

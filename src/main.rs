@@ -78,12 +78,15 @@ struct RunArgs {
 enum BackendArg {
     /// The reference interpreter.
     Interp,
+    /// The bytecode VM.
+    Vm,
 }
 
 impl From<BackendArg> for mir13::Backend {
     fn from(b: BackendArg) -> Self {
         match b {
             BackendArg::Interp => mir13::Backend::Interp,
+            BackendArg::Vm => mir13::Backend::Vm,
         }
     }
 }
@@ -109,6 +112,9 @@ struct DumpWhat {
     /// Live-in/live-out sets and the drop plan: where each Box is released.
     #[arg(long)]
     liveness: bool,
+    /// The VM's bytecode: registers, ops and their tables.
+    #[arg(long)]
+    bytecode: bool,
 }
 
 #[derive(Args)]
@@ -166,7 +172,10 @@ fn run_program(args: RunArgs) -> Result<u8, String> {
         Ok(done) => (done.exit_code(), done.stats),
         Err(failure) => {
             let _ = write!(stderr, "{failure}");
-            (EXIT_TRAP, failure.stats)
+            match **failure {
+                mir13::Failure::Trap { stats, .. } => (EXIT_TRAP, stats),
+                mir13::Failure::Backend(_) => return Ok(EXIT_INVALID),
+            }
         }
     };
     if args.stats {
@@ -209,9 +218,14 @@ fn tool(command: Command) -> Result<(), String> {
         }
         Command::Dump(args) => {
             let (name, bytes) = read_input(&args.file)?;
-            let (_, program) = mir13::load(&name, &bytes).map_err(|d| d.to_string())?;
-            let kind = if args.what.ir { mir::DumpKind::Ir } else { mir::DumpKind::Liveness };
-            print_stdout(&mir::dump(&program, kind))
+            let loaded = mir13::Engine::new().load(&name, &bytes).map_err(|d| d.to_string())?;
+            let text = if args.what.bytecode {
+                vm::listing(loaded.bytecode().map_err(|e| format!("error: {e}\n"))?)
+            } else {
+                let kind = if args.what.ir { mir::DumpKind::Ir } else { mir::DumpKind::Liveness };
+                mir::dump(loaded.program(), kind)
+            };
+            print_stdout(&text)
         }
     }
 }

@@ -53,7 +53,10 @@ fn externcalls_are_checked_against_signatures_before_running() {
     for (body, message) in [
         ("  externcall env.math.thrice(1)", "unknown host function `env.math.thrice`"),
         ("  externcall env.math.twice(1, 2)", "`env.math.twice` takes 1 argument, got 2"),
-        ("  externcall env.math.twice(1.5)", "argument 1 of `env.math.twice` has type f64, which never converts to i64"),
+        (
+            "  externcall env.math.twice(1.5)",
+            "argument 1 of `env.math.twice` has type f64, which never converts to i64",
+        ),
         ("  %x = externcall env.math.twice(1) -> f64", "`env.math.twice` returns i64, which never converts to f64"),
     ] {
         let error = engine.load("t.mir", main_calling(body).as_bytes()).err().expect("load fails");
@@ -69,8 +72,8 @@ fn a_box_argument_is_unboxed_with_a_check_at_run_time() {
     let src = main_calling("  %s = const \"nope\"\n  externcall env.math.twice(%s)");
     let (outcome, _) = run_with(&engine, &src, RunConfig::default());
     let failure = outcome.unwrap_err();
-    assert_eq!(failure.report.trap, Trap::Expected { expected: "IntegerBox", got: "StringBox".into() });
-    assert_eq!(failure.report.backtrace, ["main"]);
+    assert_eq!(failure.trap().unwrap().trap, Trap::Expected { expected: "IntegerBox", got: "StringBox".into() });
+    assert_eq!(failure.trap().unwrap().backtrace, ["main"]);
 }
 
 #[test]
@@ -93,7 +96,7 @@ fn another_thread_can_interrupt_a_run() {
     });
     let (outcome, _) = run_with(&Engine::new(), src, config);
     interrupter.join().unwrap();
-    assert_eq!(outcome.unwrap_err().report.trap, Trap::Interrupted);
+    assert_eq!(outcome.unwrap_err().trap().unwrap().trap, Trap::Interrupted);
 }
 
 #[test]
@@ -102,14 +105,14 @@ fn limits_hold_through_the_library() {
                    func @main() -> i64 {\nentry:\n  %r = call @down(0)\n  return %r\n}\n";
     let config = RunConfig { max_depth: 1000, ..RunConfig::default() };
     let failure = run_with(&Engine::new(), recurse, config).0.unwrap_err();
-    assert_eq!(failure.report.trap, Trap::StackOverflow);
-    assert_eq!(failure.report.backtrace.len(), 1000, "one frame per call up to the limit");
+    assert_eq!(failure.trap().unwrap().trap, Trap::StackOverflow);
+    assert_eq!(failure.trap().unwrap().backtrace.len(), 1000, "one frame per call up to the limit");
 
     let spin = "func @main() -> i64 {\nentry:\n  jump spin\nspin:\n  jump spin\n}\n";
     let config = RunConfig { fuel: Some(10_000), ..RunConfig::default() };
-    assert_eq!(run_with(&Engine::new(), spin, config).0.unwrap_err().report.trap, Trap::OutOfFuel);
+    assert_eq!(run_with(&Engine::new(), spin, config).0.unwrap_err().trap().unwrap().trap, Trap::OutOfFuel);
     let config = RunConfig { timeout: Some(Duration::from_millis(30)), ..RunConfig::default() };
-    assert_eq!(run_with(&Engine::new(), spin, config).0.unwrap_err().report.trap, Trap::Timeout);
+    assert_eq!(run_with(&Engine::new(), spin, config).0.unwrap_err().trap().unwrap().trap, Trap::Timeout);
 }
 
 #[test]

@@ -752,27 +752,79 @@ impl Runtime {
         match site.method {
             Method::GetField => {
                 self.arity(site, args, 1)?;
-                let (slot, weak) = self.field_slot(site, o, args)?;
-                let value = o.user().fields[slot];
-                let dead = weak && value.as_obj().is_some_and(|t| !t.is_alive());
-                Ok(if dead { Value::Null } else { value.retain() })
+                let (slot, _) = self.field_slot(site, o, args)?;
+                Ok(self.get_field(o, slot))
             }
             Method::SetField => {
                 self.arity(site, args, 2)?;
-                let (slot, weak) = self.field_slot(site, o, args)?;
-                let new = args[1];
-                let old = std::mem::replace(&mut o.body_mut::<UserBody>().fields[slot], new);
-                if weak {
-                    self.heap.retain_weak(new);
-                    self.heap.release_weak(old);
-                } else {
-                    new.retain();
-                    self.heap.push_release(old);
-                }
+                let (slot, _) = self.field_slot(site, o, args)?;
+                self.set_field(o, slot, args[1]);
                 Ok(Value::Null)
             }
             _ => Err(self.unknown(site)),
         }
+    }
+
+    /// The slot of field `name` in user box `obj`'s class, for a cache.
+    pub fn field_of(&self, obj: ObjRef, name: &str) -> Option<usize> {
+        self.info.class(obj.user().class).field(name)
+    }
+
+    /// Field `slot` of user box `obj`, with a reference added; a weak field
+    /// whose target died reads as `null`.
+    pub fn get_field(&self, obj: ObjRef, slot: usize) -> Value {
+        let value = obj.user().fields[slot];
+        let weak = self.info.class(obj.user().class).weak[slot];
+        if weak && value.as_obj().is_some_and(|t| !t.is_alive()) { Value::Null } else { value.retain() }
+    }
+
+    /// Stores `value` (borrowed) in field `slot` of user box `obj`; the old
+    /// value is queued for release (drive the heap after).
+    pub fn set_field(&mut self, obj: ObjRef, slot: usize, value: Value) {
+        let weak = self.info.class(obj.user().class).weak[slot];
+        let old = std::mem::replace(&mut obj.body_mut::<UserBody>().fields[slot], value);
+        if weak {
+            self.heap.retain_weak(value);
+            self.heap.release_weak(old);
+        } else {
+            value.retain();
+            self.heap.push_release(old);
+        }
+    }
+
+    /// ArrayBox fast path for `get(i)`: `None` if `array` is not an
+    /// ArrayBox (then take the general path).
+    #[inline]
+    pub fn array_get(array: Value, i: i64) -> Option<Result<Value, Trap>> {
+        let o = array.as_obj().filter(|o| o.kind() == Kind::Array)?;
+        let items = &o.body::<ArrayBody>().items;
+        Some(index(i, items.len()).map(|i| items[i].retain()))
+    }
+
+    /// ArrayBox fast path for `length()`.
+    #[inline]
+    pub fn array_len(array: Value) -> Option<i64> {
+        let o = array.as_obj().filter(|o| o.kind() == Kind::Array)?;
+        Some(o.body::<ArrayBody>().items.len() as i64)
+    }
+
+    /// ArrayBox fast path for `set(i, v)`; the old element is queued for
+    /// release (drive the heap after).
+    #[inline]
+    pub fn array_set(&mut self, array: Value, i: i64, value: Value) -> Option<Result<(), Trap>> {
+        let o = array.as_obj().filter(|o| o.kind() == Kind::Array)?;
+        let items = &mut o.body_mut::<ArrayBody>().items;
+        Some(index(i, items.len()).map(|i| {
+            let old = std::mem::replace(&mut items[i], value.retain());
+            self.heap.push_release(old);
+        }))
+    }
+
+    /// ArrayBox fast path for `push(v)`.
+    #[inline]
+    pub fn array_push(&mut self, array: Value, value: Value) -> Option<Result<(), Trap>> {
+        let o = array.as_obj().filter(|o| o.kind() == Kind::Array)?;
+        Some(self.grow_array(o, |items| items.push(value.retain())))
     }
 }
 

@@ -1,0 +1,712 @@
+//! The compiler: a verified [`Program`] to bytecode.
+//!
+//! Per function: registers are allocated (see [`crate::regalloc`]), blocks
+//! are laid out in reverse postorder, and every instruction becomes ops:
+//!
+//! - integer constants used only as an `add`/`sub`/`compare` operand fold
+//!   into the op (`AddIK`, `CmpIK`, `BrIK`); other scalar constants are
+//!   loaded from the function's pool;
+//! - a `compare` of scalars right before the `branch` that is its only use
+//!   fuses with it (`BrI`, `BrIK`, `BrF`);
+//! - the drop plan becomes `Release` ops after each instruction, and phis
+//!   become parallel moves on the edges (`MovB` for a moved reference,
+//!   `CopyB` where the plan adds one);
+//! - an edge with work on it (moves, releases) gets its own code: inline
+//!   on the fall-through side, a trampoline after the function for a taken
+//!   branch;
+//! - hot boxcalls get ops with a fast path behind a class check.
+
+use crate::op::{CallSite, Conv, DynKind, DynSite, File, MathOp, Op, Reg, Slot};
+use crate::regalloc::{self, Allocation};
+use mir::{
+    BinaryOp, Block, Callee, ClassRef, CompareOp, EntityVec, FuncId, FuncInfo, Function, InstData, Literal, Program,
+    Receiver, Type, TypeOpKind, Value,
+};
+use runtime::Method;
+use std::collections::HashMap;
+
+/// A compiled program.
+pub struct Compiled {
+    pub funcs: Vec<FuncCode>,
+    /// String constants, allocated once per run.
+    pub strings: Vec<String>,
+    /// Host functions by name, resolved once per run.
+    pub hosts: Vec<String>,
+    /// Classes named by `Is` ops.
+    pub classes: Vec<ClassRef>,
+    /// Number of inline-cache slots (user method and field lookups).
+    pub caches: usize,
+}
+
+/// A compiled function.
+pub struct FuncCode {
+    pub name: String,
+    pub code: Vec<Op>,
+    /// Words of `LoadK`.
+    pub consts: Vec<u64>,
+    /// Values of `LoadBox` (null and function references: no counts).
+    pub boxes: Vec<runtime::Value>,
+    pub calls: Vec<CallSite>,
+    pub dyns: Vec<DynSite>,
+    /// Register lists of `ReleaseN`.
+    pub lists: Vec<Vec<Reg>>,
+    /// Registers of the parameters, in order.
+    pub params: Vec<Slot>,
+    pub ret: Option<Type>,
+    /// Frame sizes in each file.
+    pub s_size: u32,
+    pub b_size: u32,
+}
+
+/// Why a program cannot be compiled.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CompileError {
+    #[error("function `@{0}` needs more than 65535 registers of one kind; the VM cannot run it")]
+    TooManyRegisters(String),
+}
+
+/// Compiles every function of `program`.
+pub fn compile(program: &Program) -> Result<Compiled, CompileError> {
+    let mut tables = Tables::default();
+    let mut funcs = Vec::with_capacity(program.module().funcs.len());
+    for (id, func) in program.module().funcs.iter() {
+        funcs.push(FnCompiler::compile(program, &mut tables, id, func)?);
+    }
+    Ok(Compiled {
+        funcs,
+        strings: tables.strings.into_keys_ordered(),
+        hosts: tables.hosts.into_keys_ordered(),
+        classes: tables.classes.into_keys_ordered(),
+        caches: tables.caches,
+    })
+}
+
+/// Values interned into dense indexes, in first-seen order.
+struct Interner<K> {
+    index: HashMap<K, u32>,
+    keys: Vec<K>,
+}
+
+impl<K> Default for Interner<K> {
+    fn default() -> Self {
+        Interner { index: HashMap::new(), keys: Vec::new() }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Interner<K> {
+    fn get(&mut self, key: K) -> u32 {
+        if let Some(&i) = self.index.get(&key) {
+            return i;
+        }
+        let i = self.keys.len() as u32;
+        self.index.insert(key.clone(), i);
+        self.keys.push(key);
+        i
+    }
+
+    fn into_keys_ordered(self) -> Vec<K> {
+        self.keys
+    }
+}
+
+/// Module-wide tables the functions share.
+#[derive(Default)]
+struct Tables {
+    strings: Interner<String>,
+    hosts: Interner<String>,
+    classes: Interner<ClassRef>,
+    caches: usize,
+}
+
+/// Where a jump goes before positions are known.
+#[derive(Clone, Copy)]
+enum Target {
+    Block(Block),
+    /// A trampoline: an index into `FnCompiler::trampolines`.
+    Trampoline(usize),
+}
+
+/// How an operand of a foldable instruction is folded into an immediate.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fold {
+    None,
+    /// The first operand is the constant.
+    A(i32),
+    /// The second operand is the constant.
+    B(i32),
+}
+
+struct FnCompiler<'a> {
+    program: &'a Program,
+    tables: &'a mut Tables,
+    func: &'a Function,
+    info: &'a FuncInfo,
+    alloc: Allocation,
+    code: Vec<Op>,
+    consts: Vec<u64>,
+    boxes: Vec<runtime::Value>,
+    calls: Vec<CallSite>,
+    dyns: Vec<DynSite>,
+    lists: Vec<Vec<Reg>>,
+    /// Uses of each value that need it in a register.
+    register_uses: EntityVec<Value, u32>,
+    /// Uses of each value, all kinds.
+    uses: EntityVec<Value, u32>,
+    labels: EntityVec<Block, u32>,
+    /// Ops whose target is patched once positions are known.
+    fixups: Vec<(usize, Target)>,
+    /// Edges (from, succ index) whose code goes after the function.
+    trampolines: Vec<(Block, usize)>,
+    /// Extra registers beyond the allocation, for edge temporaries.
+    s_temps: u32,
+    b_temps: u32,
+}
+
+impl<'a> FnCompiler<'a> {
+    fn compile(
+        program: &'a Program,
+        tables: &'a mut Tables,
+        id: FuncId,
+        func: &'a Function,
+    ) -> Result<FuncCode, CompileError> {
+        let info = program.info(id);
+        let name = program.module().sym(func.name).to_string();
+        let alloc = regalloc::allocate(func, info).map_err(|_| CompileError::TooManyRegisters(name.clone()))?;
+        let mut c = FnCompiler {
+            program,
+            tables,
+            func,
+            info,
+            alloc,
+            code: Vec::new(),
+            consts: Vec::new(),
+            boxes: Vec::new(),
+            calls: Vec::new(),
+            dyns: Vec::new(),
+            lists: Vec::new(),
+            register_uses: EntityVec::filled(func.values.len(), 0),
+            uses: EntityVec::filled(func.values.len(), 0),
+            labels: EntityVec::filled(func.blocks.len(), u32::MAX),
+            fixups: Vec::new(),
+            trampolines: Vec::new(),
+            s_temps: 0,
+            b_temps: 0,
+        };
+        c.count_uses();
+        let rpo = info.order.rpo();
+        for (i, &block) in rpo.iter().enumerate() {
+            c.labels[block] = c.code.len() as u32;
+            if i == 0 || info.order.is_loop_header(block) {
+                c.code.push(Op::Safepoint);
+            }
+            c.block(block, rpo.get(i + 1).copied())?;
+        }
+        let mut t = 0;
+        let mut trampoline_starts = Vec::new();
+        while t < c.trampolines.len() {
+            let (from, succ) = c.trampolines[t];
+            trampoline_starts.push(c.code.len() as u32);
+            let dest = c.info.cfg.succs(from)[succ];
+            c.edge_code(from, succ);
+            c.jump(Target::Block(dest));
+            t += 1;
+        }
+        for &(at, target) in &c.fixups {
+            let pos = match target {
+                Target::Block(b) => c.labels[b],
+                Target::Trampoline(i) => trampoline_starts[i],
+            };
+            match &mut c.code[at] {
+                Op::Jmp { t } | Op::BrTrue { t, .. } | Op::BrI { t, .. } | Op::BrIK { t, .. } | Op::BrF { t, .. } => {
+                    *t = pos
+                }
+                other => unreachable!("fixup of a non-jump {other:?}"),
+            }
+        }
+        let params = func.params.iter().map(|p| c.alloc.slots[p.value]).collect();
+        let (s_size, b_size) = (c.alloc.s_count + c.s_temps, c.alloc.b_count + c.b_temps);
+        if s_size > Reg::MAX as u32 || b_size > Reg::MAX as u32 {
+            return Err(CompileError::TooManyRegisters(name));
+        }
+        Ok(FuncCode {
+            name,
+            code: c.code,
+            consts: c.consts,
+            boxes: c.boxes,
+            calls: c.calls,
+            dyns: c.dyns,
+            lists: c.lists,
+            params,
+            ret: func.ret,
+            s_size,
+            b_size,
+        })
+    }
+
+    /// Counts uses, and the uses that need the value in a register (not
+    /// folded into an immediate, not a fused compare).
+    fn count_uses(&mut self) {
+        let func = self.func;
+        for &block in self.info.order.rpo() {
+            for &inst in &func.blocks[block].insts {
+                for v in func.operands(inst) {
+                    self.uses[v] += 1;
+                }
+            }
+        }
+        for &block in self.info.order.rpo() {
+            for &inst in &func.blocks[block].insts {
+                let fold = self.fold(inst);
+                for (i, v) in func.operands(inst).enumerate() {
+                    let folded = matches!((fold, i), (Fold::A(_), 0) | (Fold::B(_), 1));
+                    if !folded {
+                        self.register_uses[v] += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn slot(&self, v: Value) -> Slot {
+        self.alloc.slots[v]
+    }
+
+    fn reg(&self, v: Value) -> Reg {
+        self.alloc.slots[v].reg
+    }
+
+    fn ty(&self, v: Value) -> Type {
+        self.info.types[v]
+    }
+
+    /// The value as an `i32` immediate, if it is an integer constant.
+    fn imm(&self, v: Value) -> Option<i32> {
+        match self.func.values[v].def {
+            mir::ValueDef::Result(inst) => match self.func.insts[inst] {
+                InstData::Const { lit: Literal::I64(n) } => i32::try_from(n).ok(),
+                _ => None,
+            },
+            mir::ValueDef::Param(_) => None,
+        }
+    }
+
+    /// Which operand of `inst` folds into an immediate.
+    fn fold(&self, inst: mir::Inst) -> Fold {
+        match self.func.insts[inst] {
+            InstData::BinOp { op: BinaryOp::Add, args: [a, b] } if self.ty(a) == Type::I64 => {
+                match (self.imm(a), self.imm(b)) {
+                    (_, Some(k)) => Fold::B(k),
+                    (Some(k), None) => Fold::A(k),
+                    _ => Fold::None,
+                }
+            }
+            InstData::BinOp { op: BinaryOp::Sub, args: [a, b] } if self.ty(a) == Type::I64 => match self.imm(b) {
+                Some(k) if k != i32::MIN => Fold::B(k),
+                _ => Fold::None,
+            },
+            InstData::Compare { args: [a, b], .. } if self.ty(a) == Type::I64 => match (self.imm(a), self.imm(b)) {
+                (_, Some(k)) => Fold::B(k),
+                (Some(k), None) => Fold::A(k),
+                _ => Fold::None,
+            },
+            _ => Fold::None,
+        }
+    }
+
+    fn push_const(&mut self, word: u64) -> u32 {
+        self.consts.push(word);
+        self.consts.len() as u32 - 1
+    }
+
+    fn jump(&mut self, target: Target) {
+        self.fixups.push((self.code.len(), target));
+        self.code.push(Op::Jmp { t: u32::MAX });
+    }
+
+    /// Emits a block's code; `next` is the block laid out after it.
+    fn block(&mut self, block: Block, next: Option<Block>) -> Result<(), CompileError> {
+        let insts = &self.func.blocks[block].insts;
+        let n = insts.len();
+        for (i, &inst) in insts.iter().enumerate() {
+            match self.func.insts[inst] {
+                InstData::Phi { .. } => {}
+                InstData::Jump { dest } => self.edge(block, dest, next),
+                InstData::Branch { cond, then_dest, else_dest } => {
+                    self.branch(block, inst, cond, then_dest, else_dest, next, i.checked_sub(1).map(|p| insts[p]))
+                }
+                InstData::Return { value } => self.ret(inst, value),
+                InstData::Compare { .. } if i + 2 == n && self.fused(inst, insts[n - 1]) => {}
+                _ => {
+                    self.inst(inst);
+                    self.releases_after(inst);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `compare` is the condition of `term` and used nowhere else.
+    fn fused(&self, compare: mir::Inst, term: mir::Inst) -> bool {
+        let (InstData::Compare { args: [a, _], .. }, InstData::Branch { cond, .. }) =
+            (self.func.insts[compare], self.func.insts[term])
+        else {
+            return false;
+        };
+        self.func.results[compare] == Some(cond) && self.uses[cond] == 1 && matches!(self.ty(a), Type::I64 | Type::F64)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn branch(
+        &mut self,
+        block: Block,
+        term: mir::Inst,
+        cond: Value,
+        then_dest: Block,
+        else_dest: Block,
+        next: Option<Block>,
+        before: Option<mir::Inst>,
+    ) {
+        let succ_of = |c: &Self, dest: Block| c.info.cfg.succs(block).iter().position(|&s| s == dest).expect("edge");
+        if then_dest == else_dest {
+            // One edge whatever the condition.
+            return self.edge(block, then_dest, next);
+        }
+        let then_target = if self.edge_is_empty(block, succ_of(self, then_dest)) {
+            Target::Block(then_dest)
+        } else {
+            self.trampolines.push((block, succ_of(self, then_dest)));
+            Target::Trampoline(self.trampolines.len() - 1)
+        };
+        let at = self.code.len();
+        let fused = before.filter(|&c| self.fused(c, term));
+        let op = match fused.map(|c| self.func.insts[c]) {
+            Some(InstData::Compare { op, args: [a, b] }) if self.ty(a) == Type::I64 => {
+                match self.fold(fused.expect("fused")) {
+                    Fold::B(imm) => Op::BrIK { op, a: self.reg(a), imm, t: u32::MAX },
+                    Fold::A(imm) => Op::BrIK { op: swap(op), a: self.reg(b), imm, t: u32::MAX },
+                    Fold::None => Op::BrI { op, a: self.reg(a), b: self.reg(b), t: u32::MAX },
+                }
+            }
+            Some(InstData::Compare { op, args: [a, b] }) => Op::BrF { op, a: self.reg(a), b: self.reg(b), t: u32::MAX },
+            _ => Op::BrTrue { c: self.reg(cond), t: u32::MAX },
+        };
+        self.code.push(op);
+        self.fixups.push((at, then_target));
+        self.edge(block, else_dest, next);
+    }
+
+    /// Emits the edge from `block` to `dest` inline, then a jump unless
+    /// `dest` is laid out next.
+    fn edge(&mut self, block: Block, dest: Block, next: Option<Block>) {
+        let succ = self.info.cfg.succs(block).iter().position(|&s| s == dest).expect("edge exists");
+        self.edge_code(block, succ);
+        if next != Some(dest) {
+            self.jump(Target::Block(dest));
+        }
+    }
+
+    fn edge_is_empty(&self, block: Block, succ: usize) -> bool {
+        let plan = self.info.drops.edge(block, succ);
+        let dest = self.info.cfg.succs(block)[succ];
+        plan.releases.is_empty() && self.func.phis(dest).next().is_none()
+    }
+
+    /// The phi moves and releases of an edge.
+    fn edge_code(&mut self, block: Block, succ: usize) {
+        let dest = self.info.cfg.succs(block)[succ];
+        let plan = self.info.drops.edge(block, succ);
+        let func = self.func;
+        let mut moves: Vec<(Slot, Slot, bool)> = Vec::new();
+        for (phi, &moved) in func.phis(dest).zip(plan.moves) {
+            let InstData::Phi { entries, .. } = func.insts[phi] else { unreachable!() };
+            let entry = func.phi_list(entries).iter().find(|e| e.block == block).expect("verified phi");
+            let dst = self.slot(func.results[phi].expect("phis have results"));
+            let src = self.slot(entry.value);
+            // A scalar is copied; a box copy that does not move adds a reference.
+            moves.push((dst, src, moved || dst.file == File::S));
+        }
+        // Old values dying here whose register a move overwrites are saved first.
+        let written: Vec<Slot> = moves.iter().map(|m| m.0).collect();
+        let mut releases = Vec::new();
+        let mut saved = 0;
+        for r in plan.releases {
+            let slot = self.slot(r.value);
+            if !r.new_phi && written.contains(&slot) {
+                let temp = self.alloc.b_count + saved;
+                saved += 1;
+                self.code.push(Op::MovB { d: temp as Reg, a: slot.reg });
+                releases.push(temp as Reg);
+            } else {
+                releases.push(slot.reg);
+            }
+        }
+        self.b_temps = self.b_temps.max(saved);
+        self.parallel_moves(moves, saved);
+        self.release_list(releases);
+    }
+
+    /// Emits moves that happen at once (every source read before any
+    /// destination is written), breaking cycles through a temporary.
+    fn parallel_moves(&mut self, mut moves: Vec<(Slot, Slot, bool)>, box_temps_used: u32) {
+        let temp = |file: File, c: &Self| match file {
+            File::S => c.alloc.s_count as Reg,
+            File::B => (c.alloc.b_count + box_temps_used) as Reg,
+        };
+        // A value moved onto its own register needs nothing, unless it is a
+        // box copy, which only adds a reference.
+        for &(d, s, moved) in &moves {
+            if d == s && d.file == File::B && !moved {
+                self.code.push(Op::CopyB { d: d.reg, a: s.reg });
+            }
+        }
+        moves.retain(|&(d, s, _)| d != s);
+        while !moves.is_empty() {
+            let ready = moves.iter().position(|&(d, _, _)| !moves.iter().any(|&(_, s, _)| s == d));
+            match ready {
+                Some(i) => {
+                    let (d, s, moved) = moves.remove(i);
+                    self.code.push(move_op(d, s, moved));
+                }
+                None => {
+                    // Every destination is still to be read: a cycle. Save
+                    // the first destination's value and read it from there.
+                    let (d, _, _) = moves[0];
+                    let t = Slot { file: d.file, reg: temp(d.file, self) };
+                    match d.file {
+                        File::S => self.s_temps = self.s_temps.max(1),
+                        File::B => self.b_temps = self.b_temps.max(box_temps_used + 1),
+                    }
+                    self.code.push(move_op(t, d, true));
+                    for m in &mut moves {
+                        if m.1 == d {
+                            m.1 = t;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn release_list(&mut self, regs: Vec<Reg>) {
+        match regs.as_slice() {
+            [] => {}
+            [a] => self.code.push(Op::Release { a: *a }),
+            _ => {
+                self.lists.push(regs);
+                self.code.push(Op::ReleaseN { list: self.lists.len() as u32 - 1 });
+            }
+        }
+    }
+
+    /// The releases the drop plan puts after `inst`.
+    fn releases_after(&mut self, inst: mir::Inst) {
+        let regs: Vec<Reg> = self.info.drops.releases_after(inst).iter().map(|&v| self.reg(v)).collect();
+        self.release_list(regs);
+    }
+
+    fn ret(&mut self, inst: mir::Inst, value: Option<Value>) {
+        self.releases_after(inst);
+        self.code.push(match value {
+            None => Op::RetVoid,
+            Some(v) if self.ty(v) == Type::Box => {
+                Op::RetB { a: self.reg(v), retain: self.info.drops.consumed(inst) != Some(v) }
+            }
+            Some(v) => Op::RetS { a: self.reg(v) },
+        });
+    }
+
+    /// Emits one non-terminator instruction.
+    fn inst(&mut self, inst: mir::Inst) {
+        let func = self.func;
+        let result = func.results[inst];
+        let d = result.map_or(0, |r| self.reg(r));
+        match func.insts[inst] {
+            InstData::Const { lit } => {
+                let r = result.expect("constants have results");
+                if self.register_uses[r] == 0 && self.uses[r] > 0 {
+                    return; // folded into every use
+                }
+                let op = match lit {
+                    Literal::I64(n) => Op::LoadK { d, k: self.push_const(n as u64) },
+                    Literal::F64(x) => Op::LoadK { d, k: self.push_const(x.value().to_bits()) },
+                    Literal::Bool(b) => Op::LoadK { d, k: self.push_const(b as u64) },
+                    Literal::Null => self.load_box(d, runtime::Value::Null),
+                    Literal::Func(f) => {
+                        self.load_box(d, runtime::Value::Func(self.program.func_id(f).expect("verified")))
+                    }
+                    Literal::Str(s) => {
+                        let k = self.tables.strings.get(self.program.module().sym(s).to_string());
+                        Op::LoadStr { d, k }
+                    }
+                };
+                self.code.push(op);
+            }
+            InstData::BinOp { op, args: [a, b] } => {
+                let code = match (self.ty(a), self.fold(inst)) {
+                    (Type::I64, Fold::B(k)) => {
+                        Op::AddIK { d, a: self.reg(a), imm: if op == BinaryOp::Sub { -k } else { k } }
+                    }
+                    (Type::I64, Fold::A(k)) => Op::AddIK { d, a: self.reg(b), imm: k },
+                    (Type::F64, _) => Op::BinF { op, d, a: self.reg(a), b: self.reg(b) },
+                    // i64, and bool (`and or xor` on 0/1 words).
+                    _ => Op::BinI { op, d, a: self.reg(a), b: self.reg(b) },
+                };
+                self.code.push(code);
+            }
+            InstData::Compare { op, args: [a, b] } => {
+                let code = match (self.ty(a), self.fold(inst)) {
+                    (Type::I64, Fold::B(imm)) => Op::CmpIK { op, d, a: self.reg(a), imm },
+                    (Type::I64, Fold::A(imm)) => Op::CmpIK { op: swap(op), d, a: self.reg(b), imm },
+                    (Type::I64 | Type::Bool, _) => Op::CmpI { op, d, a: self.reg(a), b: self.reg(b) },
+                    (Type::F64, _) => Op::CmpF { op, d, a: self.reg(a), b: self.reg(b) },
+                    (Type::Box, _) => Op::CmpB { op, d, a: self.reg(a), b: self.reg(b) },
+                };
+                self.code.push(code);
+            }
+            InstData::Call { callee: Callee::Direct(f), args } => {
+                let callee = self.program.func_id(f).expect("verified callee");
+                let args = func.value_list(args).iter().map(|&a| self.slot(a)).collect();
+                self.calls.push(CallSite { callee, args, ret: result.map(|r| self.slot(r)) });
+                self.code.push(Op::Call { site: self.calls.len() as u32 - 1 });
+            }
+            InstData::Call { callee: Callee::Indirect(f, ret), args } => {
+                let kind = DynKind::Indirect { callee: self.reg(f) };
+                self.dyn_site(kind, func.value_list(args), result, ret, Op::Dyn { site: 0 });
+            }
+            InstData::BoxCall { recv: Receiver::Class(c), method, args, ret } => {
+                let class = self.program.class(c).expect("verified class");
+                let method = method_ref(self.program, method);
+                self.dyn_site(
+                    DynKind::Static { class, method },
+                    func.value_list(args),
+                    result,
+                    ret,
+                    Op::Dyn { site: 0 },
+                );
+            }
+            InstData::BoxCall { recv: Receiver::Value(r), method, args, ret } => {
+                self.boxcall(inst, r, method_ref(self.program, method), func.value_list(args), result, ret)
+            }
+            InstData::ExternCall { name, args, ret } => {
+                let host = self.tables.hosts.get(self.program.module().sym(name).to_string());
+                self.dyn_site(DynKind::Extern { host }, func.value_list(args), result, ret, Op::Dyn { site: 0 });
+            }
+            InstData::TypeOp { op: TypeOpKind::Is(c), arg } => {
+                let class = self.program.class(c).expect("verified class");
+                let op = match self.ty(arg) {
+                    Type::Box => Op::Is { d, a: self.reg(arg), class: self.tables.classes.get(class) },
+                    // A scalar's class is known here.
+                    ty => {
+                        let is = matches!(
+                            (ty, class),
+                            (Type::I64, ClassRef::Builtin(mir::BuiltinClass::Integer))
+                                | (Type::F64, ClassRef::Builtin(mir::BuiltinClass::Float))
+                                | (Type::Bool, ClassRef::Builtin(mir::BuiltinClass::Bool))
+                        );
+                        Op::LoadK { d, k: self.push_const(is as u64) }
+                    }
+                };
+                self.code.push(op);
+            }
+            InstData::TypeOp { op: TypeOpKind::Cast(to), arg } => {
+                let a = self.reg(arg);
+                let op = match (self.ty(arg), to) {
+                    (Type::Box, Type::Box) if self.info.drops.consumed(inst) == Some(arg) => Op::MovB { d, a },
+                    (Type::Box, Type::Box) => Op::CopyB { d, a },
+                    (Type::Box, ty) => Op::Unbox { ty, d, a },
+                    (from, Type::Box) => Op::Box { ty: from, d, a },
+                    (Type::I64, Type::F64) => Op::Conv { kind: Conv::I64ToF64, d, a },
+                    (Type::F64, Type::I64) => Op::Conv { kind: Conv::F64ToI64, d, a },
+                    (Type::I64, Type::Bool) => Op::Conv { kind: Conv::I64ToBool, d, a },
+                    // bool -> i64 and same-type casts: the word is already right.
+                    _ => Op::Mov { d, a },
+                };
+                self.code.push(op);
+            }
+            InstData::Safepoint => self.code.push(Op::Safepoint),
+            InstData::Barrier { .. } => self.code.push(Op::Fence),
+            InstData::Jump { .. } | InstData::Branch { .. } | InstData::Return { .. } | InstData::Phi { .. } => {
+                unreachable!("terminators and phis are emitted with their block")
+            }
+        }
+    }
+
+    fn load_box(&mut self, d: Reg, v: runtime::Value) -> Op {
+        self.boxes.push(v);
+        Op::LoadBox { d, k: self.boxes.len() as u32 - 1 }
+    }
+
+    /// A `boxcall` on a value: a fast-path op when the method allows one.
+    fn boxcall(
+        &mut self,
+        inst: mir::Inst,
+        recv: Value,
+        method: runtime::MethodRef,
+        args: &[Value],
+        result: Option<Value>,
+        ret: Type,
+    ) {
+        let recv_ty = self.ty(recv);
+        let owned = self.info.drops.consumed(inst) == Some(recv);
+        // FloatBox math on an f64 into an f64: no dispatch at all.
+        if recv_ty == Type::F64
+            && args.is_empty()
+            && ret == Type::F64
+            && let (Some(r), Some(op)) = (result, method.builtin.and_then(MathOp::from_method))
+        {
+            self.code.push(Op::MathF { op, d: self.reg(r), a: self.reg(recv) });
+            return;
+        }
+        let cache = self.tables.caches as u32;
+        self.tables.caches += 1;
+        let kind = DynKind::Method { recv: self.slot(recv), recv_ty, method, owned, cache };
+        let fast = match (recv_ty, owned, method.builtin, args.len()) {
+            (Type::Box, false, Some(Method::Get), 1) => Op::ArrayGet { site: 0 },
+            (Type::Box, false, Some(Method::Set), 2) => Op::ArraySet { site: 0 },
+            (Type::Box, false, Some(Method::Length), 0) => Op::ArrayLen { site: 0 },
+            (Type::Box, false, Some(Method::Push), 1) => Op::ArrayPush { site: 0 },
+            _ => Op::Dyn { site: 0 },
+        };
+        self.dyn_site(kind, args, result, ret, fast);
+    }
+
+    /// Records a dynamic call site and emits `op` pointing at it.
+    fn dyn_site(&mut self, kind: DynKind, args: &[Value], result: Option<Value>, ret: Type, op: Op) {
+        let args = args.iter().map(|&a| (self.slot(a), self.ty(a))).collect();
+        self.dyns.push(DynSite { kind, args, ret: result.map(|r| (self.slot(r), ret)) });
+        let site = self.dyns.len() as u32 - 1;
+        self.code.push(match op {
+            Op::Dyn { .. } => Op::Dyn { site },
+            Op::ArrayGet { .. } => Op::ArrayGet { site },
+            Op::ArraySet { .. } => Op::ArraySet { site },
+            Op::ArrayLen { .. } => Op::ArrayLen { site },
+            Op::ArrayPush { .. } => Op::ArrayPush { site },
+            other => unreachable!("not a call op: {other:?}"),
+        });
+    }
+}
+
+/// A boxcall's method resolved for the runtime.
+fn method_ref(program: &Program, method: mir::Sym) -> runtime::MethodRef {
+    runtime::MethodRef { sym: method, builtin: Method::from_name(program.module().sym(method)) }
+}
+
+/// The comparison with its operands swapped: `a < b` is `b > a`.
+fn swap(op: CompareOp) -> CompareOp {
+    match op {
+        CompareOp::Lt => CompareOp::Gt,
+        CompareOp::Le => CompareOp::Ge,
+        CompareOp::Gt => CompareOp::Lt,
+        CompareOp::Ge => CompareOp::Le,
+        other => other,
+    }
+}
+
+/// A register move: `MovB` takes over a reference, `CopyB` adds one.
+fn move_op(d: Slot, s: Slot, moved: bool) -> Op {
+    match (d.file, moved) {
+        (File::S, _) => Op::Mov { d: d.reg, a: s.reg },
+        (File::B, true) => Op::MovB { d: d.reg, a: s.reg },
+        (File::B, false) => Op::CopyB { d: d.reg, a: s.reg },
+    }
+}

@@ -1,0 +1,586 @@
+//! The dispatch loop.
+//!
+//! One loop runs every frame; a MIR call pushes a frame and goes on, so MIR
+//! recursion never recurses in Rust. The top frame's code, constants and
+//! register bases are kept in locals; anything that changes frames (calls,
+//! returns, a release that runs `fini`) saves `pc` and reloads them.
+
+use crate::compile::{Compiled, FuncCode};
+use crate::op::{Conv, DynKind, DynSite, File, Op, Slot};
+use mir::{BoxId, ClassRef, FuncId, Program, Type};
+use runtime::{Dispatch, HostId, ObjRef, Runtime, StaticResult, Trap, TrapReport, Value, ops};
+use smallvec::SmallVec;
+use std::cell::Cell;
+
+/// Arguments of one call; rarely more than eight.
+type Args = SmallVec<[Value; 8]>;
+
+/// What a returning frame's result becomes.
+#[derive(Clone, Copy)]
+enum Ret {
+    /// `@main`: the run ends.
+    Main,
+    /// A direct call: the word or box goes to the caller's register as is.
+    Direct(Option<Slot>),
+    /// A dynamic call: the result is checked against the type, a
+    /// handed-over receiver is released, and `birth`'s object replaces it.
+    Dyn { ret: Option<(Slot, Type)>, recv: Option<ObjRef>, birth: Option<ObjRef> },
+    /// A `fini` call: give the object back to the heap and go on releasing.
+    Fini { obj: ObjRef, base: usize },
+}
+
+struct Frame {
+    func: u32,
+    pc: u32,
+    sbase: u32,
+    bbase: u32,
+    ret: Ret,
+}
+
+/// The last class a user-method call site saw, and what it dispatched to.
+#[derive(Clone, Copy, Default)]
+struct Cache {
+    entry: Option<(BoxId, FuncId)>,
+}
+
+/// Runs `@main` of a compiled program on `rt`.
+pub fn run(compiled: &Compiled, program: &Program, rt: &mut Runtime) -> Result<Option<i64>, TrapReport> {
+    let main = program.main().expect("the caller checked that @main exists");
+    let no_trace = |trap| TrapReport { trap, backtrace: Vec::new() };
+    let mut strings = Vec::with_capacity(compiled.strings.len());
+    for text in &compiled.strings {
+        strings.push(rt.new_string(text.clone()).map_err(no_trace)?);
+    }
+    let hosts = compiled.hosts.iter().map(|name| rt.host_id(name).expect("verified host function")).collect();
+    let mut machine = Machine {
+        compiled,
+        rt,
+        s: Vec::new(),
+        b: Vec::new(),
+        frames: Vec::new(),
+        strings: &strings,
+        hosts,
+        caches: vec![Cell::new(Cache::default()); compiled.caches],
+        result: None,
+    };
+    let outcome = machine.run(main);
+    let base = machine.rt.heap.release_base();
+    machine.rt.heap.push_releases(strings.iter().copied());
+    let _ = machine.rt.heap.drive(base);
+    outcome
+}
+
+struct Machine<'a> {
+    compiled: &'a Compiled,
+    rt: &'a mut Runtime,
+    /// Scalar registers of every frame.
+    s: Vec<u64>,
+    /// Box registers of every frame.
+    b: Vec<Value>,
+    frames: Vec<Frame>,
+    strings: &'a [Value],
+    hosts: Vec<HostId>,
+    caches: Vec<Cell<Cache>>,
+    /// `@main`'s result once it returned.
+    result: Option<Option<i64>>,
+}
+
+/// A scalar word as the value it encodes.
+#[inline]
+fn word_value(word: u64, ty: Type) -> Value {
+    match ty {
+        Type::I64 => Value::I64(word as i64),
+        Type::F64 => Value::F64(f64::from_bits(word)),
+        Type::Bool => Value::Bool(word != 0),
+        Type::Box => unreachable!("boxes live in box registers"),
+    }
+}
+
+/// The word of a scalar value (its kind already checked).
+#[inline]
+fn value_word(v: Value) -> u64 {
+    match v {
+        Value::I64(n) => n as u64,
+        Value::F64(x) => x.to_bits(),
+        Value::Bool(b) => b as u64,
+        _ => unreachable!("checked to be a scalar"),
+    }
+}
+
+impl Machine<'_> {
+    fn run(&mut self, main: FuncId) -> Result<Option<i64>, TrapReport> {
+        let result = self.push_frame(main.as_u32(), &[], Ret::Main).and_then(|()| self.execute());
+        match result {
+            Ok(()) => Ok(self.result.flatten()),
+            Err(trap) => {
+                let backtrace =
+                    self.frames.iter().rev().map(|f| self.compiled.funcs[f.func as usize].name.clone()).collect();
+                Err(TrapReport { trap, backtrace })
+            }
+        }
+    }
+
+    /// Pushes a frame for `func` with `args` (borrowed values) in its
+    /// parameter registers.
+    fn push_frame(&mut self, func: u32, args: &[Value], ret: Ret) -> Result<(), Trap> {
+        let (sbase, bbase) = self.next_bases()?;
+        let code = &self.compiled.funcs[func as usize];
+        self.grow(sbase, bbase, code);
+        for (p, &arg) in code.params.iter().zip(args) {
+            match p.file {
+                File::S => self.s[sbase + p.reg as usize] = value_word(arg),
+                File::B => self.b[bbase + p.reg as usize] = arg,
+            }
+        }
+        self.frames.push(Frame { func, pc: 0, sbase: sbase as u32, bbase: bbase as u32, ret });
+        Ok(())
+    }
+
+    /// Register bases of a new frame above the top one; checks the depth.
+    #[inline]
+    fn next_bases(&self) -> Result<(usize, usize), Trap> {
+        if self.frames.len() >= self.rt.max_depth as usize {
+            return Err(Trap::StackOverflow);
+        }
+        Ok(match self.frames.last() {
+            Some(f) => {
+                let code = &self.compiled.funcs[f.func as usize];
+                (f.sbase as usize + code.s_size as usize, f.bbase as usize + code.b_size as usize)
+            }
+            None => (0, 0),
+        })
+    }
+
+    /// Makes room for a frame of `code` at the given bases. Registers above
+    /// are reused without clearing: every register is written before read.
+    #[inline]
+    fn grow(&mut self, sbase: usize, bbase: usize, code: &FuncCode) {
+        if self.s.len() < sbase + code.s_size as usize {
+            self.s.resize(sbase + code.s_size as usize, 0);
+        }
+        if self.b.len() < bbase + code.b_size as usize {
+            self.b.resize(bbase + code.b_size as usize, Value::Null);
+        }
+    }
+
+    fn read(&self, slot: Slot, ty: Type, sbase: usize, bbase: usize) -> Value {
+        match slot.file {
+            File::S => word_value(self.s[sbase + slot.reg as usize], ty),
+            File::B => self.b[bbase + slot.reg as usize],
+        }
+    }
+
+    /// Stores an owned result, checked against `ty`; without a register
+    /// the result is released (after the instruction).
+    fn store(&mut self, ret: Option<(Slot, Type)>, v: Value, sbase: usize, bbase: usize) -> Result<(), Trap> {
+        match ret {
+            None => self.rt.heap.push_release(v),
+            Some((slot, ty)) => {
+                let v = self.rt.unbox(v, ty)?;
+                match slot.file {
+                    File::S => self.s[sbase + slot.reg as usize] = value_word(v),
+                    File::B => self.b[bbase + slot.reg as usize] = v,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Releases what is queued above `base`; returns whether a `fini`
+    /// frame was pushed (the caller must save its position and reload).
+    fn drive(&mut self, base: usize) -> Result<bool, Trap> {
+        match self.rt.heap.drive(base) {
+            None => Ok(false),
+            Some(request) => {
+                let obj = Value::Obj(request.obj);
+                self.push_frame(request.func.as_u32(), &[obj], Ret::Fini { obj: request.obj, base })?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// The main loop.
+    fn execute(&mut self) -> Result<(), Trap> {
+        let compiled = self.compiled;
+        'frame: while self.result.is_none() {
+            let top = self.frames.len() - 1;
+            let Frame { func, pc: start, sbase, bbase, .. } = self.frames[top];
+            let (sb, bb) = (sbase as usize, bbase as usize);
+            let f = &compiled.funcs[func as usize];
+            let code = f.code.as_slice();
+            let mut pc = start as usize;
+            macro_rules! s {
+                ($r:expr) => {
+                    self.s[sb + $r as usize]
+                };
+            }
+            macro_rules! b {
+                ($r:expr) => {
+                    self.b[bb + $r as usize]
+                };
+            }
+            // The frames changed (a call, a return, a `fini`): save and reload.
+            macro_rules! reload {
+                () => {{
+                    self.frames[top].pc = pc as u32;
+                    continue 'frame;
+                }};
+            }
+            loop {
+                let op = code[pc];
+                pc += 1;
+                match op {
+                    Op::BrIK { op, a, imm, t } => {
+                        if ops::compare(op, s!(a) as i64, imm as i64) {
+                            pc = t as usize;
+                        }
+                    }
+                    Op::BrI { op, a, b, t } => {
+                        if ops::compare(op, s!(a) as i64, s!(b) as i64) {
+                            pc = t as usize;
+                        }
+                    }
+                    Op::AddIK { d, a, imm } => s!(d) = (s!(a) as i64).wrapping_add(imm as i64) as u64,
+                    Op::BinI { op, d, a, b } => s!(d) = ops::binop_i64(op, s!(a) as i64, s!(b) as i64)? as u64,
+                    Op::Jmp { t } => pc = t as usize,
+                    Op::Mov { d, a } => s!(d) = s!(a),
+                    Op::LoadK { d, k } => s!(d) = f.consts[k as usize],
+                    Op::BinF { op, d, a, b } => {
+                        s!(d) = ops::binop_f64(op, f64::from_bits(s!(a)), f64::from_bits(s!(b))).to_bits()
+                    }
+                    Op::CmpI { op, d, a, b } => s!(d) = ops::compare(op, s!(a) as i64, s!(b) as i64) as u64,
+                    Op::CmpIK { op, d, a, imm } => s!(d) = ops::compare(op, s!(a) as i64, imm as i64) as u64,
+                    Op::CmpF { op, d, a, b } => {
+                        s!(d) = ops::compare(op, f64::from_bits(s!(a)), f64::from_bits(s!(b))) as u64
+                    }
+                    Op::BrF { op, a, b, t } => {
+                        if ops::compare(op, f64::from_bits(s!(a)), f64::from_bits(s!(b))) {
+                            pc = t as usize;
+                        }
+                    }
+                    Op::BrTrue { c, t } => {
+                        if s!(c) != 0 {
+                            pc = t as usize;
+                        }
+                    }
+                    Op::MathF { op, d, a } => s!(d) = op.apply(f64::from_bits(s!(a))).to_bits(),
+                    Op::Conv { kind, d, a } => {
+                        s!(d) = match kind {
+                            Conv::I64ToF64 => (s!(a) as i64 as f64).to_bits(),
+                            Conv::F64ToI64 => ops::f64_to_i64(f64::from_bits(s!(a))) as u64,
+                            Conv::I64ToBool => (s!(a) != 0) as u64,
+                        }
+                    }
+                    Op::LoadStr { d, k } => b!(d) = self.strings[k as usize].retain(),
+                    Op::LoadBox { d, k } => b!(d) = f.boxes[k as usize],
+                    Op::MovB { d, a } => b!(d) = b!(a),
+                    Op::CopyB { d, a } => b!(d) = b!(a).retain(),
+                    Op::CmpB { op, d, a, b } => {
+                        let (x, y) = (b!(a), b!(b));
+                        s!(d) = self.rt.compare_boxes(op, x, y)? as u64;
+                    }
+                    Op::Box { ty, d, a } => b!(d) = word_value(s!(a), ty),
+                    Op::Unbox { ty, d, a } => {
+                        let v = self.rt.unbox(b!(a), ty)?;
+                        s!(d) = value_word(v);
+                    }
+                    Op::Is { d, a, class } => {
+                        let class: ClassRef = compiled.classes[class as usize];
+                        s!(d) = self.rt.is_instance(b!(a), class) as u64;
+                    }
+                    Op::Safepoint => self.rt.safepoint()?,
+                    Op::Fence => std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst),
+                    Op::Release { a } => {
+                        let v = b!(a);
+                        if v.as_obj().is_some() {
+                            let base = self.rt.heap.release_base();
+                            self.rt.heap.push_release(v);
+                            if self.drive(base)? {
+                                reload!();
+                            }
+                        }
+                    }
+                    Op::ReleaseN { list } => {
+                        let base = self.rt.heap.release_base();
+                        let values: Args = f.lists[list as usize].iter().map(|&r| b!(r)).collect();
+                        self.rt.heap.push_releases(values.into_iter());
+                        if self.drive(base)? {
+                            reload!();
+                        }
+                    }
+                    Op::Call { site } => {
+                        self.frames[top].pc = pc as u32;
+                        self.call(f, site, sb, bb)?;
+                        continue 'frame;
+                    }
+                    Op::RetS { a } => {
+                        let word = s!(a);
+                        self.ret(top, Some(Returned::Word(word, f.ret.expect("verified return type"))))?;
+                        continue 'frame;
+                    }
+                    Op::RetB { a, retain } => {
+                        let v = if retain { b!(a).retain() } else { b!(a) };
+                        self.ret(top, Some(Returned::Value(v)))?;
+                        continue 'frame;
+                    }
+                    Op::RetVoid => {
+                        self.ret(top, None)?;
+                        continue 'frame;
+                    }
+                    Op::ArrayGet { site } => {
+                        let d = &f.dyns[site as usize];
+                        if let (Some(recv), Some(i)) = (self.fast_receiver(d, sb, bb), self.fast_index(d, sb, bb))
+                            && let Some(got) = Runtime::array_get(recv, i)
+                        {
+                            self.store(d.ret, got?, sb, bb)?;
+                            continue;
+                        }
+                        self.frames[top].pc = pc as u32;
+                        self.dynamic(d, sb, bb)?;
+                        continue 'frame;
+                    }
+                    Op::ArraySet { site } => {
+                        let d = &f.dyns[site as usize];
+                        if let (Some(recv), Some(i)) = (self.fast_receiver(d, sb, bb), self.fast_index(d, sb, bb)) {
+                            let value = self.read(d.args[1].0, d.args[1].1, sb, bb);
+                            let base = self.rt.heap.release_base();
+                            if let Some(done) = self.rt.array_set(recv, i, value) {
+                                done?;
+                                if let Some((slot, ty)) = d.ret {
+                                    self.store(Some((slot, ty)), Value::Null, sb, bb)?;
+                                }
+                                if self.drive(base)? {
+                                    reload!();
+                                }
+                                continue;
+                            }
+                        }
+                        self.frames[top].pc = pc as u32;
+                        self.dynamic(d, sb, bb)?;
+                        continue 'frame;
+                    }
+                    Op::ArrayLen { site } => {
+                        let d = &f.dyns[site as usize];
+                        if let Some(recv) = self.fast_receiver(d, sb, bb)
+                            && let Some(n) = Runtime::array_len(recv)
+                        {
+                            self.store(d.ret, Value::I64(n), sb, bb)?;
+                            continue;
+                        }
+                        self.frames[top].pc = pc as u32;
+                        self.dynamic(d, sb, bb)?;
+                        continue 'frame;
+                    }
+                    Op::ArrayPush { site } => {
+                        let d = &f.dyns[site as usize];
+                        if let Some(recv) = self.fast_receiver(d, sb, bb) {
+                            let value = self.read(d.args[0].0, d.args[0].1, sb, bb);
+                            if let Some(done) = self.rt.array_push(recv, value) {
+                                done?;
+                                if let Some((slot, ty)) = d.ret {
+                                    self.store(Some((slot, ty)), Value::Null, sb, bb)?;
+                                }
+                                continue;
+                            }
+                        }
+                        self.frames[top].pc = pc as u32;
+                        self.dynamic(d, sb, bb)?;
+                        continue 'frame;
+                    }
+                    Op::Dyn { site } => {
+                        self.frames[top].pc = pc as u32;
+                        self.dynamic(&f.dyns[site as usize], sb, bb)?;
+                        continue 'frame;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The receiver of a fast-path boxcall (a box register).
+    #[inline]
+    fn fast_receiver(&self, d: &DynSite, sb: usize, bb: usize) -> Option<Value> {
+        match d.kind {
+            DynKind::Method { recv, recv_ty, .. } => Some(self.read(recv, recv_ty, sb, bb)),
+            _ => None,
+        }
+    }
+
+    /// The first argument as an integer index, if it is one.
+    #[inline]
+    fn fast_index(&self, d: &DynSite, sb: usize, bb: usize) -> Option<i64> {
+        match self.read(d.args[0].0, d.args[0].1, sb, bb) {
+            Value::I64(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// A direct call.
+    #[inline]
+    fn call(&mut self, f: &FuncCode, site: u32, sb: usize, bb: usize) -> Result<(), Trap> {
+        let site = &f.calls[site as usize];
+        let (sbase, bbase) = self.next_bases()?;
+        let callee = &self.compiled.funcs[site.callee.as_u32() as usize];
+        self.grow(sbase, bbase, callee);
+        for (p, a) in callee.params.iter().zip(&site.args) {
+            match p.file {
+                File::S => self.s[sbase + p.reg as usize] = self.s[sb + a.reg as usize],
+                File::B => self.b[bbase + p.reg as usize] = self.b[bb + a.reg as usize],
+            }
+        }
+        let func = site.callee.as_u32();
+        self.frames.push(Frame { func, pc: 0, sbase: sbase as u32, bbase: bbase as u32, ret: Ret::Direct(site.ret) });
+        Ok(())
+    }
+
+    /// Returns from the top frame with an owned result.
+    fn ret(&mut self, top: usize, value: Option<Returned>) -> Result<(), Trap> {
+        let frame = self.frames.pop().expect("a frame returns");
+        debug_assert_eq!(top, self.frames.len());
+        let Some(caller) = self.frames.last() else {
+            self.result = Some(match value {
+                Some(Returned::Word(w, Type::I64)) => Some(w as i64),
+                _ => None,
+            });
+            return Ok(());
+        };
+        let (sb, bb) = (caller.sbase as usize, caller.bbase as usize);
+        match frame.ret {
+            Ret::Main => unreachable!("@main has no caller"),
+            Ret::Direct(slot) => match (slot, value) {
+                (Some(slot), Some(Returned::Word(w, _))) => self.s[sb + slot.reg as usize] = w,
+                (Some(slot), Some(Returned::Value(v))) => self.b[bb + slot.reg as usize] = v,
+                (None, Some(Returned::Value(v))) => {
+                    let base = self.rt.heap.release_base();
+                    self.rt.heap.push_release(v);
+                    self.drive(base)?;
+                }
+                _ => {}
+            },
+            Ret::Fini { obj, base } => {
+                self.rt.heap.push_release(Value::Obj(obj));
+                self.drive(base)?;
+            }
+            Ret::Dyn { ret, recv, birth } => {
+                let base = self.rt.heap.release_base();
+                let value = value.map_or(Value::Null, Returned::into_value);
+                match birth {
+                    Some(obj) => {
+                        self.rt.heap.push_release(value);
+                        self.store(ret, Value::Obj(obj), sb, bb)?;
+                    }
+                    None => self.store(ret, value, sb, bb)?,
+                }
+                self.rt.queue_after(base, recv.map(Value::Obj), &[]);
+                self.drive(base)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A call resolved at run time: indirect calls, boxcalls, externcalls.
+    fn dynamic(&mut self, site: &DynSite, sb: usize, bb: usize) -> Result<(), Trap> {
+        let args: Args = site.args.iter().map(|&(slot, ty)| self.read(slot, ty, sb, bb)).collect();
+        match site.kind {
+            DynKind::Indirect { callee } => {
+                let target = match self.b[bb + callee as usize] {
+                    Value::Func(f) => f,
+                    other => return Err(Trap::Expected { expected: "FunctionBox", got: self.rt.class_name(other) }),
+                };
+                self.call_mir(target, &args, Ret::Dyn { ret: site.ret, recv: None, birth: None })
+            }
+            DynKind::Method { recv, recv_ty, method, owned, cache } => {
+                let recv = self.read(recv, recv_ty, sb, bb);
+                let dispatch = self.dispatch(recv, method, cache)?;
+                let recv_obj = if owned { recv.as_obj() } else { None };
+                match dispatch {
+                    Dispatch::Builtin(m) => {
+                        let base = self.rt.heap.release_base();
+                        let call = self.rt.call_builtin(recv, owned, m, &args)?;
+                        self.store(site.ret, call.value, sb, bb)?;
+                        let left = if call.took_receiver { None } else { recv_obj };
+                        self.rt.queue_after(base, left.map(Value::Obj), &[]);
+                        self.drive(base).map(|_| ())
+                    }
+                    Dispatch::User(f) => {
+                        let full: Args = std::iter::once(recv).chain(args.iter().copied()).collect();
+                        self.call_mir(f, &full, Ret::Dyn { ret: site.ret, recv: recv_obj, birth: None })
+                    }
+                    Dispatch::Invoke(f) => {
+                        self.call_mir(f, &args, Ret::Dyn { ret: site.ret, recv: recv_obj, birth: None })
+                    }
+                }
+            }
+            DynKind::Static { class, method } => match self.rt.call_static(class, method, &args)? {
+                StaticResult::Value(v) => self.store(site.ret, v, sb, bb),
+                StaticResult::Birth { obj, func } => {
+                    let full: Args = std::iter::once(obj).chain(args.iter().copied()).collect();
+                    let birth = obj.as_obj();
+                    self.call_mir(func, &full, Ret::Dyn { ret: site.ret, recv: None, birth })
+                }
+            },
+            DynKind::Extern { host } => {
+                let id = self.hosts[host as usize];
+                let params = self.rt.host().sig(id).params.clone();
+                let mut converted = Args::new();
+                for (&a, &ty) in args.iter().zip(&params) {
+                    converted.push(self.rt.unbox(a, ty)?);
+                }
+                let base = self.rt.heap.release_base();
+                let value = self.rt.call_host(id, &converted)?;
+                self.store(site.ret, value, sb, bb)?;
+                self.drive(base).map(|_| ())
+            }
+        }
+    }
+
+    /// What a boxcall runs, through the site's inline cache for user boxes.
+    #[inline]
+    fn dispatch(&self, recv: Value, method: runtime::MethodRef, cache: u32) -> Result<Dispatch, Trap> {
+        let class = recv.as_obj().filter(|o| o.kind() == runtime::Kind::User).map(|o| o.user().class);
+        let slot = &self.caches[cache as usize];
+        if let (Some(class), Some((cached, func))) = (class, slot.get().entry)
+            && class == cached
+        {
+            return Ok(Dispatch::User(func));
+        }
+        let dispatch = self.rt.dispatch(recv, method)?;
+        if let (Some(class), Dispatch::User(func)) = (class, dispatch) {
+            slot.set(Cache { entry: Some((class, func)) });
+        }
+        Ok(dispatch)
+    }
+
+    /// Calls a MIR function whose arguments were not checked by the verifier.
+    fn call_mir(&mut self, func: FuncId, args: &[Value], ret: Ret) -> Result<(), Trap> {
+        let meta = self.rt.info.func(func);
+        if args.len() != meta.params.len() {
+            return Err(Trap::Arity {
+                callee: format!("@{}", meta.name),
+                expected: meta.params.len(),
+                got: args.len(),
+            });
+        }
+        for (&arg, &ty) in args.iter().zip(&meta.params) {
+            self.rt.unbox(arg, ty)?;
+        }
+        self.push_frame(func.as_u32(), args, ret)
+    }
+}
+
+/// A returned value: a scalar word with its type, or a box.
+#[derive(Clone, Copy)]
+enum Returned {
+    Word(u64, Type),
+    Value(Value),
+}
+
+impl Returned {
+    fn into_value(self) -> Value {
+        match self {
+            Returned::Word(w, ty) => word_value(w, ty),
+            Returned::Value(v) => v,
+        }
+    }
+}

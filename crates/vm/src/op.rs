@@ -1,0 +1,209 @@
+//! The instruction set: one table of opcodes with their operand layout.
+//!
+//! A frame has two register files: `s` registers hold i64, f64 (as bits)
+//! and bool (0/1) as raw 64-bit words; `b` registers hold boxes (runtime
+//! [`runtime::Value`]s). An op names registers by `u16` index in its frame's
+//! window of the file its type says, so typed arithmetic never checks a tag.
+//! Jump targets are positions in the function's code. Operands that do not
+//! fit (argument lists, constants) are indexes into the function's tables.
+//!
+//! ```text
+//! op          operands                 effect
+//! ----------  -----------------------  ------------------------------------------
+//! LoadK       d:s k                    s[d] = consts[k] (a 64-bit word)
+//! LoadStr     d:b k                    b[d] = strings[k] (adds a reference)
+//! LoadBox     d:b k                    b[d] = boxes[k] (null, a function; no count)
+//! Mov         d:s a:s                  s[d] = s[a]
+//! MovB        d:b a:b                  b[d] = b[a] (takes over the reference)
+//! CopyB       d:b a:b                  b[d] = b[a] (adds a reference)
+//! Bin{I,F}    op d:s a:s b:s           s[d] = a op b (i64: traps on /0 and MIN/-1)
+//! AddIK       d:s a:s imm              s[d] = a + imm (wrapping)
+//! Cmp{I,F}    op d:s a:s b:s           s[d] = a op b as 0/1
+//! CmpIK       op d:s a:s imm           s[d] = a op imm as 0/1
+//! CmpB        op d:s a:b b:b           s[d] = box compare (may trap)
+//! Br{I,F}     op a:s b:s t             if a op b goto t
+//! BrIK        op a:s imm t             if a op imm goto t
+//! BrTrue      c:s t                    if c != 0 goto t
+//! Jmp         t                        goto t
+//! Conv        kind d:s a:s             i64<->f64, i64->bool (§4)
+//! Box         ty d:b a:s               b[d] = a boxed as ty
+//! Unbox       ty d:s a:b               s[d] = a unboxed to ty (checked)
+//! Is          d:s a:b class            s[d] = a is an instance of class
+//! Call        site                     direct MIR call (see CallSite)
+//! Dyn         site                     indirect call, boxcall, externcall (see DynSite)
+//! ArrayGet    site                     boxcall %a.get(i), fast path for an ArrayBox
+//! ArraySet    site                     boxcall %a.set(i, v), fast path
+//! ArrayLen    site                     boxcall %a.length(), fast path
+//! ArrayPush   site                     boxcall %a.push(v), fast path
+//! MathF       op d:s a:s               FloatBox math on an f64 receiver (sqrt, abs, ...)
+//! RetS        a:s                      return a scalar
+//! RetB        a:b retain               return a box (adding a reference unless moved)
+//! RetVoid                              return nothing
+//! Release     a:b                      drop one reference (may run fini)
+//! ReleaseN    list                     drop the references of a list, in order
+//! Safepoint                            fuel, timeout, interrupt (§10)
+//! Fence                                memory fence (`barrier`)
+//! ```
+
+use mir::{BinaryOp, CompareOp, Type};
+
+/// A register index in a frame's window.
+pub type Reg = u16;
+
+/// One instruction. Kept small: large operand lists live in side tables.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Op {
+    LoadK { d: Reg, k: u32 },
+    LoadStr { d: Reg, k: u32 },
+    LoadBox { d: Reg, k: u32 },
+    Mov { d: Reg, a: Reg },
+    MovB { d: Reg, a: Reg },
+    CopyB { d: Reg, a: Reg },
+    BinI { op: BinaryOp, d: Reg, a: Reg, b: Reg },
+    BinF { op: BinaryOp, d: Reg, a: Reg, b: Reg },
+    AddIK { d: Reg, a: Reg, imm: i32 },
+    CmpI { op: CompareOp, d: Reg, a: Reg, b: Reg },
+    CmpIK { op: CompareOp, d: Reg, a: Reg, imm: i32 },
+    CmpF { op: CompareOp, d: Reg, a: Reg, b: Reg },
+    CmpB { op: CompareOp, d: Reg, a: Reg, b: Reg },
+    BrI { op: CompareOp, a: Reg, b: Reg, t: u32 },
+    BrIK { op: CompareOp, a: Reg, imm: i32, t: u32 },
+    BrF { op: CompareOp, a: Reg, b: Reg, t: u32 },
+    BrTrue { c: Reg, t: u32 },
+    Jmp { t: u32 },
+    Conv { kind: Conv, d: Reg, a: Reg },
+    Box { ty: Type, d: Reg, a: Reg },
+    Unbox { ty: Type, d: Reg, a: Reg },
+    Is { d: Reg, a: Reg, class: u32 },
+    Call { site: u32 },
+    Dyn { site: u32 },
+    ArrayGet { site: u32 },
+    ArraySet { site: u32 },
+    ArrayLen { site: u32 },
+    ArrayPush { site: u32 },
+    MathF { op: MathOp, d: Reg, a: Reg },
+    RetS { a: Reg },
+    RetB { a: Reg, retain: bool },
+    RetVoid,
+    Release { a: Reg },
+    ReleaseN { list: u32 },
+    Safepoint,
+    Fence,
+}
+
+/// Conversions between scalar types (§4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conv {
+    I64ToF64,
+    F64ToI64,
+    I64ToBool,
+}
+
+/// FloatBox methods on an `f64` receiver, run without dispatch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MathOp {
+    Sqrt,
+    Abs,
+    Floor,
+    Ceil,
+    Round,
+    Sin,
+    Cos,
+    Tan,
+    Exp,
+    Ln,
+}
+
+impl MathOp {
+    /// Applies the operation.
+    #[inline]
+    pub fn apply(self, x: f64) -> f64 {
+        match self {
+            MathOp::Sqrt => x.sqrt(),
+            MathOp::Abs => x.abs(),
+            MathOp::Floor => x.floor(),
+            MathOp::Ceil => x.ceil(),
+            MathOp::Round => x.round(),
+            MathOp::Sin => x.sin(),
+            MathOp::Cos => x.cos(),
+            MathOp::Tan => x.tan(),
+            MathOp::Exp => x.exp(),
+            MathOp::Ln => x.ln(),
+        }
+    }
+
+    /// The operation a FloatBox method name runs, if it is one of these.
+    pub fn from_method(method: runtime::Method) -> Option<MathOp> {
+        use runtime::Method as M;
+        Some(match method {
+            M::Sqrt => MathOp::Sqrt,
+            M::Abs => MathOp::Abs,
+            M::Floor => MathOp::Floor,
+            M::Ceil => MathOp::Ceil,
+            M::Round => MathOp::Round,
+            M::Sin => MathOp::Sin,
+            M::Cos => MathOp::Cos,
+            M::Tan => MathOp::Tan,
+            M::Exp => MathOp::Exp,
+            M::Ln => MathOp::Ln,
+            _ => return None,
+        })
+    }
+}
+
+/// Which register file a MIR value lives in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum File {
+    /// i64, f64, bool: a raw word.
+    S,
+    /// box: a runtime value.
+    B,
+}
+
+impl File {
+    /// The file a value of MIR type `ty` lives in.
+    pub fn of(ty: Type) -> File {
+        if ty == Type::Box { File::B } else { File::S }
+    }
+}
+
+/// A register in one of the two files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Slot {
+    pub file: File,
+    pub reg: Reg,
+}
+
+/// A direct MIR call: arguments copied (borrowed) into the callee's
+/// parameter registers, the result written to `ret`.
+#[derive(Clone, Debug)]
+pub struct CallSite {
+    pub callee: mir::FuncId,
+    /// The caller's registers holding the arguments, in parameter order.
+    pub args: Vec<Slot>,
+    pub ret: Option<Slot>,
+}
+
+/// How a dynamic call finds its target.
+#[derive(Clone, Copy, Debug)]
+pub enum DynKind {
+    /// `call %f(...) -> T`.
+    Indirect { callee: Reg },
+    /// `boxcall %recv.m(...)`; `owned` if the receiver is handed over.
+    Method { recv: Slot, recv_ty: Type, method: runtime::MethodRef, owned: bool, cache: u32 },
+    /// `boxcall CLASS.m(...)`.
+    Static { class: mir::ClassRef, method: runtime::MethodRef },
+    /// `externcall NAME(...)`: index of the host function in the run's table.
+    Extern { host: u32 },
+}
+
+/// A call whose target or argument kinds are known only at run time:
+/// arguments and result are converted between registers and values.
+#[derive(Clone, Debug)]
+pub struct DynSite {
+    pub kind: DynKind,
+    /// Argument registers with their MIR types.
+    pub args: Vec<(Slot, Type)>,
+    /// Result register and the type it must have (checked).
+    pub ret: Option<(Slot, Type)>,
+}
