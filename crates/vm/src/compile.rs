@@ -4,10 +4,10 @@
 //! are laid out in reverse postorder, and every instruction becomes ops:
 //!
 //! - integer constants used only as an `add`/`sub`/`compare` operand fold
-//!   into the op (`AddIK`, `CmpIK`, `BrIK`); other scalar constants are
+//!   into the op (`AddIK`, `CmpIK`, `BrLtIK`...); other scalar constants are
 //!   loaded from the function's pool;
 //! - a `compare` of scalars right before the `branch` that is its only use
-//!   fuses with it (`BrI`, `BrIK`, `BrF`);
+//!   fuses with it (`BrLtI`, `BrLtIK`, `BrF`...);
 //! - the drop plan becomes `Release` ops after each instruction, and phis
 //!   become parallel moves on the edges (`MovB` for a moved reference,
 //!   `CopyB` where the plan adds one);
@@ -63,6 +63,9 @@ pub struct FuncCode {
 pub enum CompileError {
     #[error("function `@{0}` needs more than 65535 registers of one kind; the VM cannot run it")]
     TooManyRegisters(String),
+    /// The compiler produced code the validator rejects (a compiler bug).
+    #[error("internal error: invalid bytecode: {0}")]
+    Invalid(String),
 }
 
 /// Compiles every function of `program`.
@@ -71,6 +74,25 @@ pub fn compile(program: &Program) -> Result<Compiled, CompileError> {
     let mut funcs = Vec::with_capacity(program.module().funcs.len());
     for (id, func) in program.module().funcs.iter() {
         funcs.push(FnCompiler::compile(program, &mut tables, id, func)?);
+    }
+    for f in &funcs {
+        crate::validate::validate(f).map_err(CompileError::Invalid)?;
+    }
+    // Calls copy arguments straight into the callee's parameter registers.
+    let callees: Vec<(Vec<Slot>, u32, u32)> =
+        funcs.iter().map(|f: &FuncCode| (f.params.clone(), f.s_size, f.b_size)).collect();
+    for f in &mut funcs {
+        for site in &mut f.calls {
+            let (params, s_size, b_size) = &callees[site.callee.as_u32() as usize];
+            (site.s_size, site.b_size) = (*s_size, *b_size);
+            for (a, p) in site.args.iter().zip(params) {
+                match p.file {
+                    File::S => site.s_moves.push((a.reg, p.reg)),
+                    File::B => site.b_moves.push((a.reg, p.reg)),
+                }
+            }
+        }
+        crate::validate::validate_calls(f).map_err(CompileError::Invalid)?;
     }
     Ok(Compiled {
         funcs,
@@ -122,6 +144,9 @@ struct Tables {
 #[derive(Clone, Copy)]
 enum Target {
     Block(Block),
+    /// A loop header, just past its `Safepoint` (for a `Loop` op, which
+    /// polls itself).
+    LoopBody(Block),
     /// A trampoline: an index into `FnCompiler::trampolines`.
     Trampoline(usize),
 }
@@ -196,7 +221,8 @@ impl<'a> FnCompiler<'a> {
         let rpo = info.order.rpo();
         for (i, &block) in rpo.iter().enumerate() {
             c.labels[block] = c.code.len() as u32;
-            if i == 0 || info.order.is_loop_header(block) {
+            // A function entry's safepoint is taken when its frame is pushed.
+            if i > 0 && info.order.is_loop_header(block) {
                 c.code.push(Op::Safepoint);
             }
             c.block(block, rpo.get(i + 1).copied())?;
@@ -214,14 +240,10 @@ impl<'a> FnCompiler<'a> {
         for &(at, target) in &c.fixups {
             let pos = match target {
                 Target::Block(b) => c.labels[b],
+                Target::LoopBody(b) => c.labels[b] + 1,
                 Target::Trampoline(i) => trampoline_starts[i],
             };
-            match &mut c.code[at] {
-                Op::Jmp { t } | Op::BrTrue { t, .. } | Op::BrI { t, .. } | Op::BrIK { t, .. } | Op::BrF { t, .. } => {
-                    *t = pos
-                }
-                other => unreachable!("fixup of a non-jump {other:?}"),
-            }
+            *c.code[at].target_mut().expect("fixups are jumps") = pos;
         }
         let params = func.params.iter().map(|p| c.alloc.slots[p.value]).collect();
         let (s_size, b_size) = (c.alloc.s_count + c.s_temps, c.alloc.b_count + c.b_temps);
@@ -318,9 +340,20 @@ impl<'a> FnCompiler<'a> {
         self.consts.len() as u32 - 1
     }
 
+    /// A jump; into a loop header it is a `Loop` op that takes the
+    /// header's safepoint itself (one dispatch fewer per iteration).
     fn jump(&mut self, target: Target) {
-        self.fixups.push((self.code.len(), target));
-        self.code.push(Op::Jmp { t: u32::MAX });
+        let op = match target {
+            Target::Block(b) if self.info.order.is_loop_header(b) => {
+                self.fixups.push((self.code.len(), Target::LoopBody(b)));
+                Op::Loop { t: u32::MAX }
+            }
+            _ => {
+                self.fixups.push((self.code.len(), target));
+                Op::Jmp { t: u32::MAX }
+            }
+        };
+        self.code.push(op);
     }
 
     /// Emits a block's code; `next` is the block laid out after it.
@@ -382,9 +415,9 @@ impl<'a> FnCompiler<'a> {
         let op = match fused.map(|c| self.func.insts[c]) {
             Some(InstData::Compare { op, args: [a, b] }) if self.ty(a) == Type::I64 => {
                 match self.fold(fused.expect("fused")) {
-                    Fold::B(imm) => Op::BrIK { op, a: self.reg(a), imm, t: u32::MAX },
-                    Fold::A(imm) => Op::BrIK { op: swap(op), a: self.reg(b), imm, t: u32::MAX },
-                    Fold::None => Op::BrI { op, a: self.reg(a), b: self.reg(b), t: u32::MAX },
+                    Fold::B(imm) => Op::branch_ik(op, self.reg(a), imm, u32::MAX),
+                    Fold::A(imm) => Op::branch_ik(swap(op), self.reg(b), imm, u32::MAX),
+                    Fold::None => Op::branch_i(op, self.reg(a), self.reg(b), u32::MAX),
                 }
             }
             Some(InstData::Compare { op, args: [a, b] }) => Op::BrF { op, a: self.reg(a), b: self.reg(b), t: u32::MAX },
@@ -549,7 +582,7 @@ impl<'a> FnCompiler<'a> {
                     (Type::I64, Fold::A(k)) => Op::AddIK { d, a: self.reg(b), imm: k },
                     (Type::F64, _) => Op::BinF { op, d, a: self.reg(a), b: self.reg(b) },
                     // i64, and bool (`and or xor` on 0/1 words).
-                    _ => Op::BinI { op, d, a: self.reg(a), b: self.reg(b) },
+                    _ => Op::binary_i(op, d, self.reg(a), self.reg(b)),
                 };
                 self.code.push(code);
             }
@@ -566,7 +599,16 @@ impl<'a> FnCompiler<'a> {
             InstData::Call { callee: Callee::Direct(f), args } => {
                 let callee = self.program.func_id(f).expect("verified callee");
                 let args = func.value_list(args).iter().map(|&a| self.slot(a)).collect();
-                self.calls.push(CallSite { callee, args, ret: result.map(|r| self.slot(r)) });
+                let ret = result.map(|r| self.slot(r));
+                self.calls.push(CallSite {
+                    callee,
+                    args,
+                    ret,
+                    s_moves: Vec::new(),
+                    b_moves: Vec::new(),
+                    s_size: 0,
+                    b_size: 0,
+                });
                 self.code.push(Op::Call { site: self.calls.len() as u32 - 1 });
             }
             InstData::Call { callee: Callee::Indirect(f, ret), args } => {

@@ -29,12 +29,26 @@ enum Ret {
     Fini { obj: ObjRef, base: usize },
 }
 
-struct Frame {
+/// How a frame returns, as the frame itself records it: small, so that a
+/// call pushes little. Dynamic and `fini` returns keep their details on the
+/// machine's `pending` stack, popped in step with their frames.
+#[derive(Clone, Copy)]
+enum RetKind {
+    Main,
+    Direct(Option<Slot>),
+    Pending,
+}
+
+struct Frame<'a> {
+    code: &'a FuncCode,
     func: u32,
     pc: u32,
     sbase: u32,
     bbase: u32,
-    ret: Ret,
+    /// Where the next frame's registers start.
+    s_top: u32,
+    b_top: u32,
+    ret: RetKind,
 }
 
 /// The last class a user-method call site saw, and what it dispatched to.
@@ -58,6 +72,7 @@ pub fn run(compiled: &Compiled, program: &Program, rt: &mut Runtime) -> Result<O
         s: Vec::new(),
         b: Vec::new(),
         frames: Vec::new(),
+        pending: Vec::new(),
         strings: &strings,
         hosts,
         caches: vec![Cell::new(Cache::default()); compiled.caches],
@@ -77,7 +92,9 @@ struct Machine<'a> {
     s: Vec<u64>,
     /// Box registers of every frame.
     b: Vec<Value>,
-    frames: Vec<Frame>,
+    frames: Vec<Frame<'a>>,
+    /// Details of the dynamic and `fini` returns of frames on the stack.
+    pending: Vec<Ret>,
     strings: &'a [Value],
     hosts: Vec<HostId>,
     caches: Vec<Cell<Cache>>,
@@ -125,6 +142,7 @@ impl Machine<'_> {
     fn push_frame(&mut self, func: u32, args: &[Value], ret: Ret) -> Result<(), Trap> {
         let (sbase, bbase) = self.next_bases()?;
         let code = &self.compiled.funcs[func as usize];
+        let sizes = (code.s_size, code.b_size);
         self.grow(sbase, bbase, code);
         for (p, &arg) in code.params.iter().zip(args) {
             match p.file {
@@ -132,8 +150,40 @@ impl Machine<'_> {
                 File::B => self.b[bbase + p.reg as usize] = arg,
             }
         }
-        self.frames.push(Frame { func, pc: 0, sbase: sbase as u32, bbase: bbase as u32, ret });
-        Ok(())
+        self.enter(func, sbase, bbase, sizes, ret)
+    }
+
+    /// Pushes the frame of `func` (of the given frame sizes) at the given
+    /// register bases and takes the function entry's safepoint.
+    #[inline]
+    fn enter(
+        &mut self,
+        func: u32,
+        sbase: usize,
+        bbase: usize,
+        (s_size, b_size): (u32, u32),
+        ret: Ret,
+    ) -> Result<(), Trap> {
+        let ret = match ret {
+            Ret::Main => RetKind::Main,
+            Ret::Direct(slot) => RetKind::Direct(slot),
+            pending => {
+                self.pending.push(pending);
+                RetKind::Pending
+            }
+        };
+        let code = &self.compiled.funcs[func as usize];
+        self.frames.push(Frame {
+            code,
+            func,
+            pc: 0,
+            sbase: sbase as u32,
+            bbase: bbase as u32,
+            s_top: sbase as u32 + s_size,
+            b_top: bbase as u32 + b_size,
+            ret,
+        });
+        self.rt.safepoint()
     }
 
     /// Register bases of a new frame above the top one; checks the depth.
@@ -142,24 +192,24 @@ impl Machine<'_> {
         if self.frames.len() >= self.rt.max_depth as usize {
             return Err(Trap::StackOverflow);
         }
-        Ok(match self.frames.last() {
-            Some(f) => {
-                let code = &self.compiled.funcs[f.func as usize];
-                (f.sbase as usize + code.s_size as usize, f.bbase as usize + code.b_size as usize)
-            }
-            None => (0, 0),
-        })
+        Ok(self.frames.last().map_or((0, 0), |f| (f.s_top as usize, f.b_top as usize)))
     }
 
-    /// Makes room for a frame of `code` at the given bases. Registers above
-    /// are reused without clearing: every register is written before read.
+    /// Makes room for a frame of `code` at the given bases.
     #[inline]
     fn grow(&mut self, sbase: usize, bbase: usize, code: &FuncCode) {
-        if self.s.len() < sbase + code.s_size as usize {
-            self.s.resize(sbase + code.s_size as usize, 0);
+        self.grow_to(sbase + code.s_size as usize, bbase + code.b_size as usize);
+    }
+
+    /// Makes the register files at least this long. Registers are reused
+    /// without clearing: every register is written before it is read.
+    #[inline]
+    fn grow_to(&mut self, s_len: usize, b_len: usize) {
+        if self.s.len() < s_len {
+            self.s.resize(s_len, 0);
         }
-        if self.b.len() < bbase + code.b_size as usize {
-            self.b.resize(bbase + code.b_size as usize, Value::Null);
+        if self.b.len() < b_len {
+            self.b.resize(b_len, Value::Null);
         }
     }
 
@@ -186,6 +236,13 @@ impl Machine<'_> {
         Ok(())
     }
 
+    /// Saves frame `top`'s position: before a call, or after a release
+    /// pushed a `fini` frame above it.
+    #[inline]
+    fn save_pc(&mut self, top: usize, pc: usize) {
+        self.frames[top].pc = pc as u32;
+    }
+
     /// Releases what is queued above `base`; returns whether a `fini`
     /// frame was pushed (the caller must save its position and reload).
     fn drive(&mut self, base: usize) -> Result<bool, Trap> {
@@ -204,47 +261,100 @@ impl Machine<'_> {
         let compiled = self.compiled;
         'frame: while self.result.is_none() {
             let top = self.frames.len() - 1;
-            let Frame { func, pc: start, sbase, bbase, .. } = self.frames[top];
+            let Some(&Frame { code: f, pc: start, sbase, bbase, .. }) = self.frames.last() else { break };
             let (sb, bb) = (sbase as usize, bbase as usize);
-            let f = &compiled.funcs[func as usize];
             let code = f.code.as_slice();
             let mut pc = start as usize;
+            // SAFETY (registers): the validator proved that every register an
+            // op names is below the frame size of its file; `grow` made both
+            // files at least `base + frame size` long when this frame was
+            // pushed, and they only grow.
             macro_rules! s {
                 ($r:expr) => {
-                    self.s[sb + $r as usize]
+                    *unsafe { self.s.get_unchecked_mut(sb + $r as usize) }
                 };
             }
             macro_rules! b {
                 ($r:expr) => {
-                    self.b[bb + $r as usize]
+                    *unsafe { self.b.get_unchecked_mut(bb + $r as usize) }
                 };
             }
             // The frames changed (a call, a return, a `fini`): save and reload.
             macro_rules! reload {
                 () => {{
-                    self.frames[top].pc = pc as u32;
+                    self.save_pc(top, pc);
                     continue 'frame;
                 }};
             }
             loop {
-                let op = code[pc];
+                // Checked, although the validator proved jump targets: `pc`
+                // also comes back from saved frames.
+                let op = &code[pc];
                 pc += 1;
-                match op {
-                    Op::BrIK { op, a, imm, t } => {
-                        if ops::compare(op, s!(a) as i64, imm as i64) {
+                match *op {
+                    Op::BrLtIK { a, imm, t } => {
+                        if (s!(a) as i64) < imm as i64 {
                             pc = t as usize;
                         }
                     }
-                    Op::BrI { op, a, b, t } => {
-                        if ops::compare(op, s!(a) as i64, s!(b) as i64) {
+                    Op::BrLeIK { a, imm, t } => {
+                        if (s!(a) as i64) <= imm as i64 {
+                            pc = t as usize;
+                        }
+                    }
+                    Op::BrGtIK { a, imm, t } => {
+                        if (s!(a) as i64) > imm as i64 {
+                            pc = t as usize;
+                        }
+                    }
+                    Op::BrGeIK { a, imm, t } => {
+                        if (s!(a) as i64) >= imm as i64 {
+                            pc = t as usize;
+                        }
+                    }
+                    Op::BrEqIK { a, imm, t } => {
+                        if (s!(a) as i64) == imm as i64 {
+                            pc = t as usize;
+                        }
+                    }
+                    Op::BrNeIK { a, imm, t } => {
+                        if (s!(a) as i64) != imm as i64 {
+                            pc = t as usize;
+                        }
+                    }
+                    Op::BrLtI { a, b, t } => {
+                        if (s!(a) as i64) < s!(b) as i64 {
+                            pc = t as usize;
+                        }
+                    }
+                    Op::BrLeI { a, b, t } => {
+                        if (s!(a) as i64) <= s!(b) as i64 {
+                            pc = t as usize;
+                        }
+                    }
+                    Op::BrEqI { a, b, t } => {
+                        if s!(a) == s!(b) {
+                            pc = t as usize;
+                        }
+                    }
+                    Op::BrNeI { a, b, t } => {
+                        if s!(a) != s!(b) {
                             pc = t as usize;
                         }
                     }
                     Op::AddIK { d, a, imm } => s!(d) = (s!(a) as i64).wrapping_add(imm as i64) as u64,
+                    Op::AddI { d, a, b } => s!(d) = s!(a).wrapping_add(s!(b)),
+                    Op::SubI { d, a, b } => s!(d) = s!(a).wrapping_sub(s!(b)),
+                    Op::MulI { d, a, b } => s!(d) = s!(a).wrapping_mul(s!(b)),
                     Op::BinI { op, d, a, b } => s!(d) = ops::binop_i64(op, s!(a) as i64, s!(b) as i64)? as u64,
                     Op::Jmp { t } => pc = t as usize,
+                    Op::Loop { t } => {
+                        self.rt.safepoint()?;
+                        pc = t as usize;
+                    }
                     Op::Mov { d, a } => s!(d) = s!(a),
-                    Op::LoadK { d, k } => s!(d) = f.consts[k as usize],
+                    // SAFETY: the validator checked the constant index.
+                    Op::LoadK { d, k } => s!(d) = *unsafe { f.consts.get_unchecked(k as usize) },
                     Op::BinF { op, d, a, b } => {
                         s!(d) = ops::binop_f64(op, f64::from_bits(s!(a)), f64::from_bits(s!(b))).to_bits()
                     }
@@ -309,12 +419,19 @@ impl Machine<'_> {
                         }
                     }
                     Op::Call { site } => {
-                        self.frames[top].pc = pc as u32;
+                        self.save_pc(top, pc);
                         self.call(f, site, sb, bb)?;
                         continue 'frame;
                     }
                     Op::RetS { a } => {
                         let word = s!(a);
+                        // The common case, a scalar back to a direct caller, inline.
+                        let frame = self.frames.pop().expect("a frame is running");
+                        if let (RetKind::Direct(Some(slot)), Some(caller)) = (frame.ret, self.frames.last()) {
+                            self.s[caller.sbase as usize + slot.reg as usize] = word;
+                            continue 'frame;
+                        }
+                        self.frames.push(frame);
                         self.ret(top, Some(Returned::Word(word, f.ret.expect("verified return type"))))?;
                         continue 'frame;
                     }
@@ -335,7 +452,7 @@ impl Machine<'_> {
                             self.store(d.ret, got?, sb, bb)?;
                             continue;
                         }
-                        self.frames[top].pc = pc as u32;
+                        self.save_pc(top, pc);
                         self.dynamic(d, sb, bb)?;
                         continue 'frame;
                     }
@@ -355,7 +472,7 @@ impl Machine<'_> {
                                 continue;
                             }
                         }
-                        self.frames[top].pc = pc as u32;
+                        self.save_pc(top, pc);
                         self.dynamic(d, sb, bb)?;
                         continue 'frame;
                     }
@@ -367,7 +484,7 @@ impl Machine<'_> {
                             self.store(d.ret, Value::I64(n), sb, bb)?;
                             continue;
                         }
-                        self.frames[top].pc = pc as u32;
+                        self.save_pc(top, pc);
                         self.dynamic(d, sb, bb)?;
                         continue 'frame;
                     }
@@ -383,12 +500,12 @@ impl Machine<'_> {
                                 continue;
                             }
                         }
-                        self.frames[top].pc = pc as u32;
+                        self.save_pc(top, pc);
                         self.dynamic(d, sb, bb)?;
                         continue 'frame;
                     }
                     Op::Dyn { site } => {
-                        self.frames[top].pc = pc as u32;
+                        self.save_pc(top, pc);
                         self.dynamic(&f.dyns[site as usize], sb, bb)?;
                         continue 'frame;
                     }
@@ -417,21 +534,23 @@ impl Machine<'_> {
     }
 
     /// A direct call.
-    #[inline]
+    #[inline(always)]
     fn call(&mut self, f: &FuncCode, site: u32, sb: usize, bb: usize) -> Result<(), Trap> {
-        let site = &f.calls[site as usize];
+        // SAFETY: the validator checked the site index; see `validate_calls`
+        // for the registers, and `grow_to` for the files' lengths.
+        let site = unsafe { f.calls.get_unchecked(site as usize) };
         let (sbase, bbase) = self.next_bases()?;
-        let callee = &self.compiled.funcs[site.callee.as_u32() as usize];
-        self.grow(sbase, bbase, callee);
-        for (p, a) in callee.params.iter().zip(&site.args) {
-            match p.file {
-                File::S => self.s[sbase + p.reg as usize] = self.s[sb + a.reg as usize],
-                File::B => self.b[bbase + p.reg as usize] = self.b[bb + a.reg as usize],
-            }
+        self.grow_to(sbase + site.s_size as usize, bbase + site.b_size as usize);
+        for &(a, p) in &site.s_moves {
+            // SAFETY: `a` is below the caller's frame size, `p` below the
+            // callee's, and both frames lie within the grown file.
+            unsafe { *self.s.get_unchecked_mut(sbase + p as usize) = *self.s.get_unchecked(sb + a as usize) };
         }
-        let func = site.callee.as_u32();
-        self.frames.push(Frame { func, pc: 0, sbase: sbase as u32, bbase: bbase as u32, ret: Ret::Direct(site.ret) });
-        Ok(())
+        for &(a, p) in &site.b_moves {
+            // SAFETY: as above.
+            unsafe { *self.b.get_unchecked_mut(bbase + p as usize) = *self.b.get_unchecked(bb + a as usize) };
+        }
+        self.enter(site.callee.as_u32(), sbase, bbase, (site.s_size, site.b_size), Ret::Direct(site.ret))
     }
 
     /// Returns from the top frame with an owned result.
@@ -446,7 +565,12 @@ impl Machine<'_> {
             return Ok(());
         };
         let (sb, bb) = (caller.sbase as usize, caller.bbase as usize);
-        match frame.ret {
+        let ret = match frame.ret {
+            RetKind::Main => Ret::Main,
+            RetKind::Direct(slot) => Ret::Direct(slot),
+            RetKind::Pending => self.pending.pop().expect("a pending return per pending frame"),
+        };
+        match ret {
             Ret::Main => unreachable!("@main has no caller"),
             Ret::Direct(slot) => match (slot, value) {
                 (Some(slot), Some(Returned::Word(w, _))) => self.s[sb + slot.reg as usize] = w,

@@ -14,6 +14,7 @@ mod exec;
 mod listing;
 pub mod op;
 mod regalloc;
+mod validate;
 
 pub use compile::{CompileError, Compiled, FuncCode, compile};
 pub use listing::listing;

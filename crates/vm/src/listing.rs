@@ -11,6 +11,12 @@ fn slot(s: Slot) -> String {
     }
 }
 
+/// The variant name of an op (`BrLtIK`).
+fn op_name(op: &Op) -> String {
+    let debug = format!("{op:?}");
+    debug.split([' ', '{']).next().unwrap_or_default().to_string()
+}
+
 /// Every function's code, one op per line with its position, and the
 /// tables the ops refer to.
 pub fn listing(compiled: &Compiled) -> String {
@@ -28,6 +34,9 @@ pub fn listing(compiled: &Compiled) -> String {
                 Op::Mov { d, a } => write!(out, "Mov        s{d}, s{a}"),
                 Op::MovB { d, a } => write!(out, "MovB       b{d}, b{a}"),
                 Op::CopyB { d, a } => write!(out, "CopyB      b{d}, b{a}"),
+                Op::AddI { d, a, b } => write!(out, "AddI       s{d}, s{a}, s{b}"),
+                Op::SubI { d, a, b } => write!(out, "SubI       s{d}, s{a}, s{b}"),
+                Op::MulI { d, a, b } => write!(out, "MulI       s{d}, s{a}, s{b}"),
                 Op::BinI { op, d, a, b } => write!(out, "{:<10} s{d}, s{a}, s{b}", format!("{op}.i")),
                 Op::BinF { op, d, a, b } => write!(out, "{:<10} s{d}, s{a}, s{b}", format!("{op}.f")),
                 Op::AddIK { d, a, imm } => write!(out, "AddIK      s{d}, s{a}, {imm}"),
@@ -35,11 +44,19 @@ pub fn listing(compiled: &Compiled) -> String {
                 Op::CmpIK { op, d, a, imm } => write!(out, "{:<10} s{d}, s{a}, {imm}", format!("{op}.ik")),
                 Op::CmpF { op, d, a, b } => write!(out, "{:<10} s{d}, s{a}, s{b}", format!("{op}.f")),
                 Op::CmpB { op, d, a, b } => write!(out, "{:<10} s{d}, b{a}, b{b}", format!("{op}.b")),
-                Op::BrI { op, a, b, t } => write!(out, "{:<10} s{a}, s{b} -> {t}", format!("br{op}.i")),
-                Op::BrIK { op, a, imm, t } => write!(out, "{:<10} s{a}, {imm} -> {t}", format!("br{op}.ik")),
+                Op::BrLtI { a, b, t } | Op::BrLeI { a, b, t } | Op::BrEqI { a, b, t } | Op::BrNeI { a, b, t } => {
+                    write!(out, "{:<10} s{a}, s{b} -> {t}", op_name(op))
+                }
+                Op::BrLtIK { a, imm, t }
+                | Op::BrLeIK { a, imm, t }
+                | Op::BrGtIK { a, imm, t }
+                | Op::BrGeIK { a, imm, t }
+                | Op::BrEqIK { a, imm, t }
+                | Op::BrNeIK { a, imm, t } => write!(out, "{:<10} s{a}, {imm} -> {t}", op_name(op)),
                 Op::BrF { op, a, b, t } => write!(out, "{:<10} s{a}, s{b} -> {t}", format!("br{op}.f")),
                 Op::BrTrue { c, t } => write!(out, "BrTrue     s{c} -> {t}"),
                 Op::Jmp { t } => write!(out, "Jmp        -> {t}"),
+                Op::Loop { t } => write!(out, "Loop       -> {t}"),
                 Op::Conv { kind, d, a } => write!(out, "{:<10} s{d}, s{a}", format!("{kind:?}")),
                 Op::Box { ty, d, a } => write!(out, "Box.{ty:<6} b{d}, s{a}"),
                 Op::Unbox { ty, d, a } => write!(out, "Unbox.{ty:<4} s{d}, b{a}"),
@@ -63,8 +80,7 @@ pub fn listing(compiled: &Compiled) -> String {
                     let d = &f.dyns[site as usize];
                     let args: Vec<String> = d.args.iter().map(|&(a, _)| slot(a)).collect();
                     let ret = d.ret.map_or(String::new(), |(r, ty)| format!("{}:{ty} = ", slot(r)));
-                    let name = format!("{op:?}");
-                    let name = name.split_whitespace().next().unwrap_or("Dyn");
+                    let name = op_name(op);
                     let target = match d.kind {
                         DynKind::Indirect { callee } => format!("b{callee}"),
                         DynKind::Method { recv, method, owned, .. } => {

@@ -16,15 +16,19 @@
 //! Mov         d:s a:s                  s[d] = s[a]
 //! MovB        d:b a:b                  b[d] = b[a] (takes over the reference)
 //! CopyB       d:b a:b                  b[d] = b[a] (adds a reference)
+//! {Add,Sub,Mul}I d:s a:s b:s           s[d] = a op b on i64, wrapping
 //! Bin{I,F}    op d:s a:s b:s           s[d] = a op b (i64: traps on /0 and MIN/-1)
 //! AddIK       d:s a:s imm              s[d] = a + imm (wrapping)
 //! Cmp{I,F}    op d:s a:s b:s           s[d] = a op b as 0/1
 //! CmpIK       op d:s a:s imm           s[d] = a op imm as 0/1
 //! CmpB        op d:s a:b b:b           s[d] = box compare (may trap)
-//! Br{I,F}     op a:s b:s t             if a op b goto t
-//! BrIK        op a:s imm t             if a op imm goto t
+//! Br{Lt,Le,Eq,Ne}I a:s b:s t          if a op b goto t (i64; gt/ge swap operands)
+//! Br{Lt,Le,Gt,Ge,Eq,Ne}IK a:s imm t    if a op imm goto t (i64)
+//! BrF         op a:s b:s t             if a op b goto t (f64)
 //! BrTrue      c:s t                    if c != 0 goto t
 //! Jmp         t                        goto t
+//! Loop        t                        safepoint, then goto t (a back edge into a
+//!                                      loop header, past the header's own Safepoint)
 //! Conv        kind d:s a:s             i64<->f64, i64->bool (§4)
 //! Box         ty d:b a:s               b[d] = a boxed as ty
 //! Unbox       ty d:s a:b               s[d] = a unboxed to ty (checked)
@@ -41,7 +45,8 @@
 //! RetVoid                              return nothing
 //! Release     a:b                      drop one reference (may run fini)
 //! ReleaseN    list                     drop the references of a list, in order
-//! Safepoint                            fuel, timeout, interrupt (§10)
+//! Safepoint                            fuel, timeout, interrupt (§10); loop headers
+//!                                      (function entries check on frame push)
 //! Fence                                memory fence (`barrier`)
 //! ```
 
@@ -59,6 +64,9 @@ pub enum Op {
     Mov { d: Reg, a: Reg },
     MovB { d: Reg, a: Reg },
     CopyB { d: Reg, a: Reg },
+    AddI { d: Reg, a: Reg, b: Reg },
+    SubI { d: Reg, a: Reg, b: Reg },
+    MulI { d: Reg, a: Reg, b: Reg },
     BinI { op: BinaryOp, d: Reg, a: Reg, b: Reg },
     BinF { op: BinaryOp, d: Reg, a: Reg, b: Reg },
     AddIK { d: Reg, a: Reg, imm: i32 },
@@ -66,11 +74,20 @@ pub enum Op {
     CmpIK { op: CompareOp, d: Reg, a: Reg, imm: i32 },
     CmpF { op: CompareOp, d: Reg, a: Reg, b: Reg },
     CmpB { op: CompareOp, d: Reg, a: Reg, b: Reg },
-    BrI { op: CompareOp, a: Reg, b: Reg, t: u32 },
-    BrIK { op: CompareOp, a: Reg, imm: i32, t: u32 },
+    BrLtI { a: Reg, b: Reg, t: u32 },
+    BrLeI { a: Reg, b: Reg, t: u32 },
+    BrEqI { a: Reg, b: Reg, t: u32 },
+    BrNeI { a: Reg, b: Reg, t: u32 },
+    BrLtIK { a: Reg, imm: i32, t: u32 },
+    BrLeIK { a: Reg, imm: i32, t: u32 },
+    BrGtIK { a: Reg, imm: i32, t: u32 },
+    BrGeIK { a: Reg, imm: i32, t: u32 },
+    BrEqIK { a: Reg, imm: i32, t: u32 },
+    BrNeIK { a: Reg, imm: i32, t: u32 },
     BrF { op: CompareOp, a: Reg, b: Reg, t: u32 },
     BrTrue { c: Reg, t: u32 },
     Jmp { t: u32 },
+    Loop { t: u32 },
     Conv { kind: Conv, d: Reg, a: Reg },
     Box { ty: Type, d: Reg, a: Reg },
     Unbox { ty: Type, d: Reg, a: Reg },
@@ -89,6 +106,63 @@ pub enum Op {
     ReleaseN { list: u32 },
     Safepoint,
     Fence,
+}
+
+impl Op {
+    /// The jump target of a jump or branch.
+    pub fn target_mut(&mut self) -> Option<&mut u32> {
+        match self {
+            Op::Jmp { t }
+            | Op::Loop { t }
+            | Op::BrTrue { t, .. }
+            | Op::BrF { t, .. }
+            | Op::BrLtI { t, .. }
+            | Op::BrLeI { t, .. }
+            | Op::BrEqI { t, .. }
+            | Op::BrNeI { t, .. }
+            | Op::BrLtIK { t, .. }
+            | Op::BrLeIK { t, .. }
+            | Op::BrGtIK { t, .. }
+            | Op::BrGeIK { t, .. }
+            | Op::BrEqIK { t, .. }
+            | Op::BrNeIK { t, .. } => Some(t),
+            _ => None,
+        }
+    }
+
+    /// `if a op b goto t` on i64 registers.
+    pub fn branch_i(op: CompareOp, a: Reg, b: Reg, t: u32) -> Op {
+        match op {
+            CompareOp::Lt => Op::BrLtI { a, b, t },
+            CompareOp::Le => Op::BrLeI { a, b, t },
+            CompareOp::Gt => Op::BrLtI { a: b, b: a, t },
+            CompareOp::Ge => Op::BrLeI { a: b, b: a, t },
+            CompareOp::Eq => Op::BrEqI { a, b, t },
+            CompareOp::Ne => Op::BrNeI { a, b, t },
+        }
+    }
+
+    /// `if a op imm goto t` on an i64 register.
+    pub fn branch_ik(op: CompareOp, a: Reg, imm: i32, t: u32) -> Op {
+        match op {
+            CompareOp::Lt => Op::BrLtIK { a, imm, t },
+            CompareOp::Le => Op::BrLeIK { a, imm, t },
+            CompareOp::Gt => Op::BrGtIK { a, imm, t },
+            CompareOp::Ge => Op::BrGeIK { a, imm, t },
+            CompareOp::Eq => Op::BrEqIK { a, imm, t },
+            CompareOp::Ne => Op::BrNeIK { a, imm, t },
+        }
+    }
+
+    /// `d = a op b` on i64 registers (traps on `/0` and `MIN / -1`).
+    pub fn binary_i(op: BinaryOp, d: Reg, a: Reg, b: Reg) -> Op {
+        match op {
+            BinaryOp::Add => Op::AddI { d, a, b },
+            BinaryOp::Sub => Op::SubI { d, a, b },
+            BinaryOp::Mul => Op::MulI { d, a, b },
+            op => Op::BinI { op, d, a, b },
+        }
+    }
 }
 
 /// Conversions between scalar types (§4).
@@ -182,6 +256,13 @@ pub struct CallSite {
     /// The caller's registers holding the arguments, in parameter order.
     pub args: Vec<Slot>,
     pub ret: Option<Slot>,
+    /// The argument copies as (caller register, callee register) pairs, by
+    /// file: filled in once every callee's parameter registers are known.
+    pub s_moves: Vec<(Reg, Reg)>,
+    pub b_moves: Vec<(Reg, Reg)>,
+    /// The callee's frame sizes, filled in with the moves.
+    pub s_size: u32,
+    pub b_size: u32,
 }
 
 /// How a dynamic call finds its target.
