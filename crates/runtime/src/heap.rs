@@ -37,10 +37,10 @@ pub enum Kind {
 #[repr(C)]
 pub struct Header {
     /// Strong references. 0 once the object died.
-    rc: Cell<u32>,
+    pub(crate) rc: Cell<u32>,
     /// Weak references; the allocation outlives the body while any remain.
     weak: Cell<u32>,
-    kind: Kind,
+    pub(crate) kind: Kind,
     flags: Cell<u8>,
 }
 
@@ -50,9 +50,9 @@ const FINALIZED: u8 = 1;
 const DEAD: u8 = 2;
 
 #[repr(C)]
-struct ObjBox<T> {
+pub(crate) struct ObjBox<T> {
     header: Header,
-    body: UnsafeCell<ManuallyDrop<T>>,
+    pub(crate) body: UnsafeCell<ManuallyDrop<T>>,
 }
 
 /// A reference to a heap object (not counted by itself; see [`Value`]).
@@ -71,8 +71,95 @@ pub struct StrBody {
 }
 
 /// An ArrayBox: a growable sequence of values it holds strong references to.
+#[repr(C)]
 pub struct ArrayBody {
-    pub items: Vec<Value>,
+    pub items: ValueVec,
+}
+
+/// A vector of values with a fixed layout (pointer, length, capacity), so
+/// compiled code can index it inline (see [`crate::layout`]). It reads as
+/// a slice; growth goes through [`ValueVec::with_vec`].
+#[repr(C)]
+pub struct ValueVec {
+    pub(crate) ptr: NonNull<Value>,
+    pub(crate) len: usize,
+    cap: usize,
+}
+
+impl ValueVec {
+    /// Takes over a vector's buffer.
+    pub fn from_vec(items: Vec<Value>) -> ValueVec {
+        let mut items = ManuallyDrop::new(items);
+        let ptr = NonNull::new(items.as_mut_ptr()).expect("a vector's pointer is never null");
+        ValueVec { ptr, len: items.len(), cap: items.capacity() }
+    }
+
+    /// Runs `f` on the elements as a `Vec` (to grow or shrink them).
+    pub fn with_vec<R>(&mut self, f: impl FnOnce(&mut Vec<Value>) -> R) -> R {
+        /// Puts the vector's parts back even if `f` unwinds.
+        struct WriteBack<'a> {
+            vec: ManuallyDrop<Vec<Value>>,
+            target: &'a mut ValueVec,
+        }
+        impl Drop for WriteBack<'_> {
+            fn drop(&mut self) {
+                // Field by field: assigning a whole `ValueVec` would drop the
+                // old one, whose buffer the `Vec` now owns.
+                self.target.ptr = NonNull::new(self.vec.as_mut_ptr()).expect("a vector's pointer is never null");
+                self.target.len = self.vec.len();
+                self.target.cap = self.vec.capacity();
+            }
+        }
+        // SAFETY: the parts came from a `Vec<Value>` and are only changed by
+        // `WriteBack`, from a `Vec<Value>`; `ManuallyDrop` keeps one owner.
+        let vec = unsafe { Vec::from_raw_parts(self.ptr.as_ptr(), self.len, self.cap) };
+        let mut guard = WriteBack { vec: ManuallyDrop::new(vec), target: self };
+        f(&mut guard.vec)
+    }
+
+    /// The buffer's capacity in elements.
+    pub fn capacity(&self) -> usize {
+        self.cap
+    }
+
+    /// Removes the last element.
+    pub fn pop(&mut self) -> Option<Value> {
+        self.with_vec(Vec::pop)
+    }
+
+    /// Removes the element at `i` (in bounds).
+    pub fn remove(&mut self, i: usize) -> Value {
+        self.with_vec(|v| v.remove(i))
+    }
+}
+
+impl Default for ValueVec {
+    fn default() -> Self {
+        ValueVec::from_vec(Vec::new())
+    }
+}
+
+impl std::ops::Deref for ValueVec {
+    type Target = [Value];
+    fn deref(&self) -> &[Value] {
+        // SAFETY: `ptr` and `len` describe the initialised part of a buffer
+        // this vector owns.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl std::ops::DerefMut for ValueVec {
+    fn deref_mut(&mut self) -> &mut [Value] {
+        // SAFETY: as for `deref`, and `&mut self` is unique.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for ValueVec {
+    fn drop(&mut self) {
+        // SAFETY: the parts came from a `Vec<Value>` this vector owns.
+        drop(unsafe { Vec::from_raw_parts(self.ptr.as_ptr(), self.len, self.cap) });
+    }
 }
 
 /// A MapBox key: only these kinds may be keys (§7).

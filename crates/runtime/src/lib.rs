@@ -10,6 +10,7 @@
 mod display;
 mod heap;
 pub mod host;
+pub mod layout;
 mod meta;
 mod methods;
 pub mod ops;

@@ -590,7 +590,7 @@ impl Runtime {
                 self.arity(site, args, 0)?;
                 let items = std::mem::take(&mut o.body_mut::<ArrayBody>().items);
                 self.heap.adjust(items.capacity() * size_of::<Value>(), 0)?;
-                self.heap.push_releases(items.into_iter());
+                self.heap.push_releases(items.iter().copied());
                 Value::Null
             }
             Method::ToString => {
@@ -605,8 +605,7 @@ impl Runtime {
     fn grow_array(&mut self, o: ObjRef, update: impl FnOnce(&mut Vec<Value>)) -> Result<(), Trap> {
         let items = &mut o.body_mut::<ArrayBody>().items;
         let before = items.capacity();
-        items.try_reserve(1).map_err(|_| Trap::OutOfMemory)?;
-        update(items);
+        items.with_vec(|v| v.try_reserve(1).map(|()| update(v))).map_err(|_| Trap::OutOfMemory)?;
         let after = items.capacity();
         self.heap.adjust(before * size_of::<Value>(), after * size_of::<Value>())
     }

@@ -18,7 +18,7 @@
 //! then the receiver, then the other values dying there, in definition order.
 
 use crate::display;
-use crate::heap::{ArrayBody, Heap, Kind, Stats, StrBody};
+use crate::heap::{ArrayBody, Heap, Kind, Stats, StrBody, ValueVec};
 use crate::host::{HostId, HostRegistry};
 use crate::meta::ProgramInfo;
 use crate::trap::Trap;
@@ -239,7 +239,7 @@ impl Runtime {
 
     /// A new ArrayBox taking over the references in `items`.
     pub fn new_array(&mut self, items: Vec<Value>) -> Result<Value, Trap> {
-        Ok(Value::Obj(self.heap.alloc(ArrayBody { items })?))
+        Ok(Value::Obj(self.heap.alloc(ArrayBody { items: ValueVec::from_vec(items) })?))
     }
 
     /// Queues, under anything a built-in queued since `base`, the receiver

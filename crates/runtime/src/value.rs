@@ -16,14 +16,14 @@ use mir::{BuiltinClass, FuncId, Type};
 #[repr(C, u8)]
 pub enum Value {
     #[default]
-    Null,
-    I64(i64),
-    F64(f64),
-    Bool(bool),
+    Null = 0,
+    I64(i64) = 1,
+    F64(f64) = 2,
+    Bool(bool) = 3,
     /// A FunctionBox: a reference to a MIR function (no allocation).
-    Func(FuncId),
+    Func(FuncId) = 4,
     /// A heap object: string, array, map, user box, matrix or tensor.
-    Obj(ObjRef),
+    Obj(ObjRef) = 5,
 }
 
 /// The class of a value, for `typeop is`, dispatch and messages.
