@@ -40,8 +40,29 @@ class Program:
 
 
 PROGRAMS = [
-    Program("fib", ["32"], {"python": "fib.py"}),
+    Program("loop", ["100000000"], {
+        "python": "loop.py", "lua": "loop.lua", "luajit": "loop.lua", "rust": "loop.rs"}),
+    Program("fib", ["32"], {
+        "python": "fib.py", "lua": "fib.lua", "luajit": "fib.lua", "rust": "fib.rs"}),
+    Program("array", ["1000000"], {
+        "python": "array.py", "lua": "array.lua", "luajit": "array.lua", "rust": "array.rs"}),
+    Program("nbody", ["250000"], {
+        "python": "nbody.py", "lua": "nbody.lua", "luajit": "nbody.lua", "rust": "nbody.rs"}),
+    Program("spectralnorm", ["500"], {
+        "python": "spectralnorm.py", "lua": "spectralnorm.lua", "luajit": "spectralnorm.lua", "rust": "spectralnorm.rs"}),
+    Program("strings", ["1000000"], {
+        "python": "strings.py", "lua": "strings.lua", "luajit": "strings.lua", "rust": "strings.rs"}),
+    Program("map", ["1000000"], {
+        "python": "map.py", "lua": "map.lua", "luajit": "map.lua", "rust": "map.rs"}),
+    Program("sort", ["3000000"], {
+        "python": "sort.py", "lua": "sort.lua", "luajit": "sort.lua", "rust": "sort.rs"}),
+    Program("matmul_naive", ["200"], {
+        "python": "matmul_naive.py", "lua": "matmul_naive.lua", "luajit": "matmul_naive.lua", "rust": "matmul_naive.rs"}),
     Program("concat", ["1000000"]),
+    # MatrixBox kernels against NumPy (the "python" twins import numpy): ten
+    # 1024x1024 products, and a 1e7-element in-place add chain of 100 steps.
+    Program("matmul", ["1024", "10"], {"python": "matmul.py"}),
+    Program("elementwise", ["10000000", "100"], {"python": "elementwise.py"}),
 ]
 
 # Extra runs recorded beside the table: (label, program, args, peer-or-backend).

@@ -15,5 +15,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get install -y "${missing[@]}" || { $sudo apt-get update && $sudo apt-get install -y "${missing[@]}"; }
 fi
 
+# The NumPy twins of the MatrixBox benchmarks (bench/peers/matmul.py, elementwise.py).
+if ! python3 -c 'import numpy' 2>/dev/null; then
+    python3 -m pip install numpy || { sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"; $sudo apt-get install -y python3-numpy; }
+fi
+
 cargo build --release --bin mir13
 python3 bench/compare.py "$@"

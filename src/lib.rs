@@ -71,21 +71,25 @@ fn load_with(name: &str, bytes: &[u8], host: &HostRegistry) -> Result<(SourceFil
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Backend {
     /// The reference interpreter.
-    #[default]
     Interp,
     /// The bytecode VM.
     Vm,
+    /// The Cranelift JIT (the VM runs instead where Cranelift cannot
+    /// target the machine).
+    #[default]
+    Jit,
 }
 
 impl Backend {
     /// Every backend this build has.
-    pub const ALL: &'static [Backend] = &[Backend::Interp, Backend::Vm];
+    pub const ALL: &'static [Backend] = &[Backend::Interp, Backend::Vm, Backend::Jit];
 
     /// The backend's name on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Interp => "interp",
             Backend::Vm => "vm",
+            Backend::Jit => "jit",
         }
     }
 }
@@ -123,7 +127,12 @@ impl Engine {
     /// are captured: later registrations do not affect this program.
     pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Loaded, Diagnostics> {
         let (_, program) = load_with(name, bytes, &self.host)?;
-        Ok(Loaded { program: Arc::new(program), host: Arc::new(self.host.clone()), bytecode: OnceLock::new() })
+        Ok(Loaded {
+            program: Arc::new(program),
+            host: Arc::new(self.host.clone()),
+            bytecode: OnceLock::new(),
+            native: OnceLock::new(),
+        })
     }
 }
 
@@ -185,6 +194,8 @@ pub struct Loaded {
     host: Arc<HostRegistry>,
     /// The VM's code, compiled on first use.
     bytecode: OnceLock<Result<vm::Compiled, vm::CompileError>>,
+    /// The JIT's code, compiled on first use.
+    native: OnceLock<Result<jit::JitCode, jit::JitError>>,
 }
 
 impl Loaded {
@@ -203,22 +214,65 @@ impl Loaded {
     /// # Panics
     /// If the program has no `@main` (see [`Loaded::has_main`]).
     pub fn run(&self, options: &RunOptions, io: Io) -> Result<Outcome, Box<Failure>> {
-        let bytecode = match options.backend {
-            Backend::Vm => Some(self.bytecode().map_err(|e| Box::new(Failure::Backend(e.to_string())))?),
-            Backend::Interp => None,
+        let backend = self.backend_for(options.backend);
+        let failed = |e: String| Box::new(Failure::Backend(e));
+        let (result, stats) = match backend {
+            Backend::Jit => {
+                let code = self.native_code().map_err(|e| failed(e.to_string()))?;
+                let (program, host, config) = (Arc::clone(&self.program), Arc::clone(&self.host), options.config.clone());
+                jit::on_jit_thread(options.config.max_depth, move || {
+                    let mut rt = runtime::Runtime::new(Arc::clone(&program), host, config, io);
+                    let result = jit::run(code, &program, &mut rt);
+                    rt.flush();
+                    (result, rt.stats())
+                })
+                .map_err(failed)?
+            }
+            Backend::Vm | Backend::Interp => {
+                let bytecode = match backend {
+                    Backend::Vm => Some(self.bytecode().map_err(|e| failed(e.to_string()))?),
+                    _ => None,
+                };
+                let mut rt = runtime::Runtime::new(
+                    Arc::clone(&self.program),
+                    Arc::clone(&self.host),
+                    options.config.clone(),
+                    io,
+                );
+                let result = match bytecode {
+                    Some(code) => vm::run(code, &self.program, &mut rt),
+                    None => interp::run(&self.program, &mut rt),
+                };
+                rt.flush();
+                (result, rt.stats())
+            }
         };
-        let mut rt =
-            runtime::Runtime::new(Arc::clone(&self.program), Arc::clone(&self.host), options.config.clone(), io);
-        let result = match bytecode {
-            Some(code) => vm::run(code, &self.program, &mut rt),
-            None => interp::run(&self.program, &mut rt),
-        };
-        rt.flush();
-        let stats = rt.stats();
         match result {
             Ok(result) => Ok(Outcome { result, stats }),
             Err(report) => Err(Box::new(Failure::Trap { report, stats })),
         }
+    }
+
+    /// The backend that runs when `requested` is asked for: the VM stands
+    /// in for the JIT where Cranelift cannot target the machine.
+    pub fn backend_for(&self, requested: Backend) -> Backend {
+        match (requested, self.native_code()) {
+            (Backend::Jit, Err(jit::JitError::Unsupported(_))) => Backend::Vm,
+            _ => requested,
+        }
+    }
+
+    /// Why the JIT cannot run on this machine, if it cannot.
+    pub fn jit_unsupported(&self) -> Option<String> {
+        match self.native_code() {
+            Err(e @ jit::JitError::Unsupported(_)) => Some(e.to_string()),
+            _ => None,
+        }
+    }
+
+    /// The program compiled by the JIT (compiled once, on first use).
+    pub fn native_code(&self) -> Result<&jit::JitCode, jit::JitError> {
+        self.native.get_or_init(|| jit::compile(&self.program)).as_ref().map_err(Clone::clone)
     }
 
     /// The program compiled for the VM (compiled once, on first use).

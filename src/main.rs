@@ -45,8 +45,11 @@ struct RunArgs {
     /// The .mir file, or `-` for standard input.
     file: PathBuf,
     /// The backend that executes the program.
-    #[arg(long, value_enum, default_value_t = BackendArg::Interp)]
+    #[arg(long, value_enum, default_value_t = BackendArg::Jit)]
     backend: BackendArg,
+    /// Say on stderr which backend runs (and why, if it is not the one asked for).
+    #[arg(long)]
+    verbose: bool,
     /// Print heap statistics on stderr after the run.
     #[arg(long)]
     stats: bool,
@@ -80,6 +83,9 @@ enum BackendArg {
     Interp,
     /// The bytecode VM.
     Vm,
+    /// The Cranelift JIT (falls back to the VM where Cranelift cannot
+    /// target the machine).
+    Jit,
 }
 
 impl From<BackendArg> for mir13::Backend {
@@ -87,6 +93,7 @@ impl From<BackendArg> for mir13::Backend {
         match b {
             BackendArg::Interp => mir13::Backend::Interp,
             BackendArg::Vm => mir13::Backend::Vm,
+            BackendArg::Jit => mir13::Backend::Jit,
         }
     }
 }
@@ -115,6 +122,9 @@ struct DumpWhat {
     /// The VM's bytecode: registers, ops and their tables.
     #[arg(long)]
     bytecode: bool,
+    /// The Cranelift IR the JIT generates for each function.
+    #[arg(long)]
+    clif: bool,
 }
 
 #[derive(Args)]
@@ -166,6 +176,14 @@ fn run_program(args: RunArgs) -> Result<u8, String> {
             ..mir13::RunConfig::default()
         },
     };
+    if args.verbose {
+        let used = loaded.backend_for(options.backend);
+        let mut stderr = std::io::stderr().lock();
+        if let Some(why) = loaded.jit_unsupported().filter(|_| used != options.backend) {
+            let _ = writeln!(stderr, "note: {why}; running on the vm instead");
+        }
+        let _ = writeln!(stderr, "note: backend {}", used.name());
+    }
     let outcome = loaded.run(&options, mir13::Io::std());
     let mut stderr = std::io::stderr().lock();
     let (code, stats) = match &outcome {
@@ -221,6 +239,8 @@ fn tool(command: Command) -> Result<(), String> {
             let loaded = mir13::Engine::new().load(&name, &bytes).map_err(|d| d.to_string())?;
             let text = if args.what.bytecode {
                 vm::listing(loaded.bytecode().map_err(|e| format!("error: {e}\n"))?)
+            } else if args.what.clif {
+                jit::clif(loaded.program()).map_err(|e| format!("error: {e}\n"))?
             } else {
                 let kind = if args.what.ir { mir::DumpKind::Ir } else { mir::DumpKind::Liveness };
                 mir::dump(loaded.program(), kind)

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// Every backend this build has.
-const BACKENDS: &[&str] = &["interp", "vm"];
+const BACKENDS: &[&str] = &["interp", "vm", "jit"];
 
 /// What a program expects.
 #[derive(Debug, Default)]

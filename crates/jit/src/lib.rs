@@ -2,4 +2,302 @@
 //! native code, with inline fast paths for the hottest Box operations.
 //!
 //! It shares the runtime, the drop plan, the traps and the limits with the
-//! other backends, and knows nothing about them.
+//! other backends, and knows nothing about them. [`compile`] translates the
+//! whole program once (see [`translate`] for the code's shape); [`run`]
+//! executes `@main`, and must run inside [`on_jit_thread`], whose stack is
+//! sized for the run's `--max-depth`. Compiled code never unwinds: traps are
+//! recorded in the run's context and every frame returns.
+
+mod ctx;
+mod helpers;
+mod translate;
+
+use crate::ctx::Ctx;
+use crate::translate::{FnTranslator, Helpers, Tables, scalar_type, signature};
+use cranelift_codegen::ir::{self, AbiParam, InstBuilder, MemFlagsData, UserFuncName, types};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{FuncId as ClifFunc, Linkage, Module, default_libcall_names};
+use mir::{Function, Program, Type};
+use runtime::{Runtime, TrapReport, Value, layout};
+use std::cell::Cell;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+/// Why a program cannot be compiled.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum JitError {
+    /// Cranelift has no backend for this machine; run another backend.
+    #[error("the JIT cannot target this machine: {0}")]
+    Unsupported(String),
+    /// Cranelift rejected the generated code (a JIT bug).
+    #[error("internal error: JIT code generation failed: {0}")]
+    Codegen(String),
+}
+
+/// A compiled program: native code and the tables it reads.
+pub struct JitCode {
+    /// Owns the code; freed on drop.
+    module: Mutex<Option<JITModule>>,
+    /// Entry points `extern "C" fn(*mut Ctx, *const Value, *mut Value)`, by function.
+    trampolines: Vec<usize>,
+    sites: Vec<ctx::Site>,
+    strings: Vec<String>,
+    hosts: Vec<String>,
+    names: Vec<String>,
+}
+
+impl Drop for JitCode {
+    fn drop(&mut self) {
+        let module = self.module.get_mut().map(Option::take).unwrap_or_else(|e| e.into_inner().take());
+        if let Some(module) = module {
+            // SAFETY: runs borrow the code, so none is running once it drops.
+            unsafe { module.free_memory() };
+        }
+    }
+}
+
+/// Compiles every function of `program`.
+pub fn compile(program: &Program) -> Result<JitCode, JitError> {
+    build(program, None)
+}
+
+/// The Cranelift IR of every function of `program`, for `mir13 dump --clif`.
+pub fn clif(program: &Program) -> Result<String, JitError> {
+    let mut text = String::new();
+    build(program, Some(&mut text))?;
+    Ok(text)
+}
+
+fn codegen(e: impl std::fmt::Debug) -> JitError {
+    JitError::Codegen(format!("{e:?}"))
+}
+
+fn build(program: &Program, mut clif: Option<&mut String>) -> Result<JitCode, JitError> {
+    let isa_builder = cranelift_native::builder().map_err(|m| JitError::Unsupported(m.to_string()))?;
+    let mut flags = settings::builder();
+    for (name, value) in [
+        ("opt_level", "speed"),
+        ("use_colocated_libcalls", "false"),
+        ("is_pic", "false"),
+        ("enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" }),
+        ("enable_probestack", "true"),
+        ("probestack_strategy", "inline"),
+    ] {
+        flags.set(name, value).map_err(codegen)?;
+    }
+    let isa = isa_builder.finish(settings::Flags::new(flags)).map_err(|e| JitError::Unsupported(e.to_string()))?;
+    let mut jb = JITBuilder::with_isa(isa, default_libcall_names());
+    let symbols: [(&str, *const u8); 7] = [
+        ("mir13_trap", helpers::mir13_trap as *const u8),
+        ("mir13_unbox_failed", helpers::mir13_unbox_failed as *const u8),
+        ("mir13_safepoint", helpers::mir13_safepoint as *const u8),
+        ("mir13_release", helpers::mir13_release as *const u8),
+        ("mir13_compare", helpers::mir13_compare as *const u8),
+        ("mir13_math", helpers::mir13_math as *const u8),
+        ("mir13_call", helpers::mir13_call as *const u8),
+    ];
+    jb.symbols(symbols);
+    let mut module = JITModule::new(jb);
+    let (i32t, i64t, f64t) = (types::I32, types::I64, types::F64);
+    let mut import = |name: &str, params: &[ir::Type], rets: &[ir::Type]| {
+        let mut sig = module.make_signature();
+        sig.params.extend(params.iter().map(|&t| AbiParam::new(t)));
+        sig.returns.extend(rets.iter().map(|&t| AbiParam::new(t)));
+        module.declare_function(name, Linkage::Import, &sig).map_err(codegen)
+    };
+    let helpers = Helpers {
+        trap: import("mir13_trap", &[i64t, i32t], &[])?,
+        unbox_failed: import("mir13_unbox_failed", &[i64t, i32t, i64t, i64t], &[])?,
+        safepoint: import("mir13_safepoint", &[i64t], &[i32t])?,
+        release: import("mir13_release", &[i64t, i64t], &[i32t])?,
+        compare: import("mir13_compare", &[i64t, i32t, i64t, i64t, i64t, i64t], &[i32t])?,
+        math: import("mir13_math", &[i32t, f64t, f64t], &[f64t])?,
+        call: import("mir13_call", &[i64t, i32t, i64t, i32t, i64t], &[i32t])?,
+    };
+    let funcs = &program.module().funcs;
+    let mut ids = Vec::with_capacity(funcs.len());
+    let mut tramps = Vec::with_capacity(funcs.len());
+    let mut tramp_sig = module.make_signature();
+    tramp_sig.params.extend([AbiParam::new(i64t), AbiParam::new(i64t), AbiParam::new(i64t)]);
+    for (i, (_, func)) in funcs.iter().enumerate() {
+        let sig = signature(&module, func);
+        ids.push(module.declare_function(&format!("f{i}"), Linkage::Local, &sig).map_err(codegen)?);
+        tramps.push(module.declare_function(&format!("t{i}"), Linkage::Local, &tramp_sig).map_err(codegen)?);
+    }
+    let mut tables = Tables::default();
+    let mut cx = module.make_context();
+    let mut fcx = FunctionBuilderContext::new();
+    let mut names = Vec::with_capacity(funcs.len());
+    for (i, (id, func)) in funcs.iter().enumerate() {
+        let name = program.module().sym(func.name).to_string();
+        cx.func.signature = signature(&module, func);
+        cx.func.name = UserFuncName::user(0, i as u32);
+        let b = FunctionBuilder::new(&mut cx.func, &mut fcx);
+        FnTranslator::new(program, id, b, &mut module, &helpers, &ids, &mut tables).translate();
+        if let Some(text) = clif.as_deref_mut() {
+            let _ = writeln!(text, "; @{name}\n{}", cx.func.display());
+        }
+        module.define_function(ids[i], &mut cx).map_err(|e| JitError::Codegen(format!("@{name}: {e:?}")))?;
+        module.clear_context(&mut cx);
+
+        cx.func.signature = tramp_sig.clone();
+        cx.func.name = UserFuncName::user(1, i as u32);
+        let b = FunctionBuilder::new(&mut cx.func, &mut fcx);
+        trampoline(b, &mut module, func, ids[i]);
+        module.define_function(tramps[i], &mut cx).map_err(|e| JitError::Codegen(format!("@{name}: {e:?}")))?;
+        module.clear_context(&mut cx);
+        names.push(name);
+    }
+    module.finalize_definitions().map_err(codegen)?;
+    let trampolines = tramps.iter().map(|&t| module.get_finalized_function(t) as usize).collect();
+    Ok(JitCode {
+        module: Mutex::new(Some(module)),
+        trampolines,
+        sites: tables.sites,
+        strings: tables.strings,
+        hosts: tables.hosts,
+        names,
+    })
+}
+
+/// The entry point helpers (and [`run`]) call a function through: it reads
+/// the arguments from a `Value` array and writes the result as a `Value`.
+fn trampoline(mut b: FunctionBuilder, module: &mut JITModule, func: &Function, target: ClifFunc) {
+    let flags = MemFlagsData::trusted();
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    let &[cx, args, out] = b.block_params(entry) else { unreachable!("three parameters") };
+    let mut values = vec![cx];
+    for (i, p) in func.params.iter().enumerate() {
+        let at = (i * layout::VALUE_SIZE) as i32;
+        let payload = at + layout::VALUE_PAYLOAD as i32;
+        match p.ty {
+            Type::Box => {
+                values.push(b.ins().uload8(types::I64, flags, args, at + layout::VALUE_TAG as i32));
+                values.push(b.ins().load(types::I64, flags, args, payload));
+            }
+            ty => values.push(b.ins().load(scalar_type(ty), flags, args, payload)),
+        }
+    }
+    let callee = module.declare_func_in_func(target, b.func);
+    let call = b.ins().call(callee, &values);
+    let results = b.inst_results(call).to_vec();
+    if let Some(ty) = func.ret {
+        let tag = match ty {
+            Type::Box => b.ins().ireduce(types::I8, results[0]),
+            Type::I64 => b.ins().iconst(types::I8, layout::TAG_I64 as i64),
+            Type::F64 => b.ins().iconst(types::I8, layout::TAG_F64 as i64),
+            Type::Bool => b.ins().iconst(types::I8, layout::TAG_BOOL as i64),
+        };
+        let payload = match ty {
+            Type::Box => results[1],
+            Type::Bool => b.ins().uextend(types::I64, results[0]),
+            _ => results[0],
+        };
+        b.ins().store(flags, tag, out, layout::VALUE_TAG as i32);
+        b.ins().store(flags, payload, out, layout::VALUE_PAYLOAD as i32);
+    }
+    b.ins().return_(&[]);
+    b.seal_all_blocks();
+    b.finalize(module.target_config());
+}
+
+thread_local! {
+    /// Lowest stack address compiled code may use on this thread, set by
+    /// [`on_jit_thread`]; 0 elsewhere.
+    static STACK_LIMIT: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Stack kept free below the limit for runtime helpers and host functions.
+const HELPER_RESERVE: usize = 4 << 20;
+/// Native stack budgeted per MIR call (a call through helpers takes most).
+const BYTES_PER_CALL: usize = 2 << 10;
+/// The largest stack [`on_jit_thread`] asks for.
+const MAX_STACK: usize = 1 << 30;
+
+/// The stack [`on_jit_thread`] gives a run of `max_depth` calls.
+fn stack_size(max_depth: u32) -> usize {
+    (HELPER_RESERVE * 4 + max_depth as usize * BYTES_PER_CALL).min(MAX_STACK)
+}
+
+/// Runs `body` on a new thread whose stack fits `max_depth` nested MIR
+/// calls; compiled code traps `stack overflow` before it runs out.
+pub fn on_jit_thread<R: Send>(max_depth: u32, body: impl FnOnce() -> R + Send) -> Result<R, String> {
+    let size = stack_size(max_depth);
+    std::thread::scope(|s| {
+        let thread = std::thread::Builder::new()
+            .name("mir13-jit".into())
+            .stack_size(size)
+            .spawn_scoped(s, || {
+                let here = 0u8;
+                let top = &here as *const u8 as usize;
+                STACK_LIMIT.set(top.saturating_sub(size) + HELPER_RESERVE);
+                body()
+            })
+            .map_err(|e| format!("cannot start the JIT thread: {e}"))?;
+        thread.join().map_err(|_| "internal error: the JIT thread panicked".to_string())
+    })
+}
+
+/// Runs `@main` of `code` (compiled from `program`) on `rt`.
+///
+/// # Panics
+/// If `program` has no `@main`; callers check first.
+pub fn run(code: &JitCode, program: &Program, rt: &mut Runtime) -> Result<Option<i64>, TrapReport> {
+    let main = program.main().expect("the caller checked that @main exists");
+    let no_trace = |trap| TrapReport { trap, backtrace: Vec::new() };
+    let mut strings = Vec::with_capacity(code.strings.len());
+    for text in &code.strings {
+        strings.push(rt.new_string(text.clone()).map_err(no_trace)?);
+    }
+    let hosts = code.hosts.iter().map(|name| rt.host_id(name).expect("verified host function")).collect();
+    // Every call in progress has a backtrace entry; a limit above what the
+    // stack holds would trap on the native stack check instead.
+    let max_depth = rt.max_depth.min((MAX_STACK / 64) as u32);
+    let mut shadow = vec![0u32; max_depth as usize + 1];
+    let stack_limit = match STACK_LIMIT.get() {
+        0 => {
+            // Not on a JIT thread: assume the 2 MiB of a spawned thread.
+            let here = 0u8;
+            (&here as *const u8 as usize).saturating_sub(1 << 20)
+        }
+        limit => limit,
+    };
+    let (fuel, interrupt) = rt.safepoint_cells();
+    let mut cx = Ctx {
+        fuel,
+        interrupt,
+        depth: 0,
+        max_depth,
+        shadow: shadow.as_mut_ptr(),
+        stack_limit,
+        trapped: 0,
+        strings: strings.as_ptr(),
+        rt: rt as *mut Runtime,
+        sites: code.sites.as_ptr(),
+        trampolines: code.trampolines.as_ptr(),
+        hosts,
+        caches: vec![None; code.sites.len()],
+        trap: None,
+        names: code.names.as_ptr(),
+    };
+    // SAFETY: every trampoline was compiled with this signature.
+    let entry: extern "C" fn(*mut Ctx, *const Value, *mut Value) =
+        unsafe { std::mem::transmute(code.trampolines[main.as_u32() as usize]) };
+    let mut out = Value::Null;
+    entry(&mut cx, std::ptr::null(), &mut out);
+    let outcome = match cx.trap.take() {
+        Some(report) => Err(report),
+        None => Ok(match out {
+            Value::I64(n) => Some(n),
+            _ => None,
+        }),
+    };
+    let base = rt.heap.release_base();
+    rt.heap.push_releases(strings.iter().copied());
+    let _ = rt.heap.drive(base);
+    outcome
+}

@@ -84,8 +84,12 @@ fn write_nested(info: &ProgramInfo, v: Value, out: &mut String) {
                 }
                 None => close(&mut stack, &mut on_path, out, "]"),
             },
-            Kind::Map => match obj.body::<MapBody>().entries.get_index(i) {
-                Some((key, &value)) => {
+            Kind::Map => match obj.body::<MapBody>().entries.entry_from(i) {
+                Some((at, key, &value)) => {
+                    // Only a printed entry moves `next` past 0.
+                    if let Some(top) = stack.last_mut() {
+                        top.next = at + 1;
+                    }
                     if i > 0 {
                         out.push_str(", ");
                     }
@@ -111,7 +115,7 @@ fn write_nested(info: &ProgramInfo, v: Value, out: &mut String) {
                     None => close(&mut stack, &mut on_path, out, "}"),
                 }
             }
-            Kind::Str => unreachable!("strings are written without opening"),
+            Kind::Str | Kind::Matrix | Kind::Tensor => unreachable!("only containers are opened"),
         }
     }
 }
@@ -142,6 +146,8 @@ fn open(info: &ProgramInfo, v: Value, on_path: &HashSet<ObjRef>, out: &mut Strin
             let cycle = on_path.contains(&obj);
             match obj.kind() {
                 Kind::Str => write_quoted(obj.string(), out),
+                Kind::Matrix => crate::matrix::write_matrix(obj.body(), out),
+                Kind::Tensor => crate::tensor::write_tensor(obj.body(), out),
                 Kind::Array => out.push_str(if cycle { "[...]" } else { "[" }),
                 Kind::Map => out.push_str(if cycle { "{...}" } else { "{" }),
                 Kind::User => {
@@ -149,7 +155,7 @@ fn open(info: &ProgramInfo, v: Value, on_path: &HashSet<ObjRef>, out: &mut Strin
                     out.push_str(if cycle { "{...}" } else { "{" });
                 }
             }
-            if !cycle && obj.kind() != Kind::Str {
+            if !cycle && matches!(obj.kind(), Kind::Array | Kind::Map | Kind::User) {
                 return Some(obj);
             }
         }

@@ -15,9 +15,11 @@
 //!
 //! All `unsafe` code of the runtime's object model lives in this module.
 
+use crate::matrix::MatrixBody;
+use crate::tensor::TensorBody;
 use crate::trap::Trap;
 use crate::value::Value;
-use indexmap::IndexMap;
+use crate::map::OrderedMap;
 use mir::{BoxId, FuncId};
 use std::cell::{Cell, UnsafeCell};
 use std::mem::ManuallyDrop;
@@ -31,6 +33,8 @@ pub enum Kind {
     Array,
     Map,
     User,
+    Matrix,
+    Tensor,
 }
 
 /// The first field of every object.
@@ -83,7 +87,7 @@ pub struct ArrayBody {
 pub struct ValueVec {
     pub(crate) ptr: NonNull<Value>,
     pub(crate) len: usize,
-    cap: usize,
+    pub(crate) cap: usize,
 }
 
 impl ValueVec {
@@ -172,7 +176,7 @@ pub enum MapKey {
 
 /// A MapBox: insertion-ordered, holding strong references to its values.
 pub struct MapBody {
-    pub entries: IndexMap<MapKey, Value>,
+    pub entries: OrderedMap,
 }
 
 /// An instance of a user box: its class and one slot per field.
@@ -208,8 +212,7 @@ impl Body for ArrayBody {
 impl Body for MapBody {
     const KIND: Kind = Kind::Map;
     fn heap_bytes(&self) -> usize {
-        let keys: usize = self.entries.keys().map(|k| if let MapKey::Str(s) = k { s.len() } else { 0 }).sum();
-        self.entries.capacity() * (size_of::<MapKey>() + size_of::<Value>() + 2 * size_of::<usize>()) + keys
+        self.entries.heap_bytes()
     }
 }
 
@@ -256,6 +259,15 @@ impl ObjRef {
     /// Address of the header, for identity and hashing.
     pub fn addr(self) -> usize {
         self.0.as_ptr() as usize
+    }
+
+    /// The object at `addr`.
+    ///
+    /// # Safety
+    /// `addr` must be [`ObjRef::addr`] of a live object.
+    pub unsafe fn from_addr(addr: usize) -> ObjRef {
+        // SAFETY: the caller passes a live object's (non-null) address.
+        ObjRef(unsafe { NonNull::new_unchecked(addr as *mut Header) })
     }
 
     fn body_ptr<T: Body>(self) -> *mut T {
@@ -485,6 +497,8 @@ impl Heap {
         let mut weak_targets = Vec::new();
         let bytes = match obj.kind() {
             Kind::Str => self.drop_body::<StrBody>(obj),
+            Kind::Matrix => self.drop_body::<MatrixBody>(obj),
+            Kind::Tensor => self.drop_body::<TensorBody>(obj),
             Kind::Array => {
                 let items = &obj.body::<ArrayBody>().items;
                 self.release_stack.extend(items.iter().rev().copied().filter(|v| v.as_obj().is_some()));
@@ -492,7 +506,7 @@ impl Heap {
             }
             Kind::Map => {
                 let entries = &obj.body::<MapBody>().entries;
-                self.release_stack.extend(entries.values().rev().copied().filter(|v| v.as_obj().is_some()));
+                self.release_stack.extend(entries.iter().rev().map(|(_, &v)| v).filter(|v| v.as_obj().is_some()));
                 self.drop_body::<MapBody>(obj)
             }
             Kind::User => {
@@ -544,6 +558,8 @@ impl Heap {
                 Kind::Array => drop(Box::from_raw(obj.0.cast::<ObjBox<ArrayBody>>().as_ptr())),
                 Kind::Map => drop(Box::from_raw(obj.0.cast::<ObjBox<MapBody>>().as_ptr())),
                 Kind::User => drop(Box::from_raw(obj.0.cast::<ObjBox<UserBody>>().as_ptr())),
+                Kind::Matrix => drop(Box::from_raw(obj.0.cast::<ObjBox<MatrixBody>>().as_ptr())),
+                Kind::Tensor => drop(Box::from_raw(obj.0.cast::<ObjBox<TensorBody>>().as_ptr())),
             }
         }
     }

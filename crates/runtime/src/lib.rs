@@ -10,11 +10,15 @@
 mod display;
 mod heap;
 pub mod host;
+pub mod kernels;
 pub mod layout;
+mod map;
+mod matrix;
 mod meta;
 mod methods;
 pub mod ops;
 mod runtime;
+mod tensor;
 mod trap;
 mod value;
 

@@ -9,10 +9,10 @@
 
 use crate::display;
 use crate::heap::{ArrayBody, Body, Kind, MapBody, MapKey, ObjRef, StrBody, UserBody};
+use crate::map::OrderedMap;
 use crate::runtime::{Runtime, boxes_equal};
 use crate::trap::Trap;
 use crate::value::{Class, Value};
-use indexmap::IndexMap;
 use mir::{BuiltinClass, ClassRef, FuncId, Sym};
 use std::cmp::Ordering;
 
@@ -49,6 +49,12 @@ methods! {
     Reverse = "reverse", Clear = "clear", Size = "size", Has = "has", Delete = "delete",
     Keys = "keys", Values = "values", Call = "call", Name = "name",
     GetField = "getField", SetField = "setField",
+    // MatrixBox and TensorBox.
+    Identity = "identity", FromArray = "fromArray", Random = "random", Zeros = "zeros", Rows = "rows",
+    Cols = "cols", Matmul = "matmul", Add = "add", Sub = "sub", Mul = "mul", Div = "div", Scale = "scale",
+    Transpose = "transpose", Sum = "sum", Norm = "norm", ToArray = "toArray", Shape = "shape", Rank = "rank",
+    Reshape = "reshape", Relu = "relu", Sigmoid = "sigmoid", Tanh = "tanh", Softmax = "softmax",
+    SumAxis = "sumAxis", Mean = "mean", Argmax = "argmax",
 }
 
 /// A `boxcall` site's method: its name, and the built-in it names if any.
@@ -93,12 +99,12 @@ pub enum StaticResult {
 
 /// Class and method of a call, for messages.
 #[derive(Clone, Copy)]
-struct Site {
-    class: Class,
-    method: Method,
+pub(crate) struct Site {
+    pub(crate) class: Class,
+    pub(crate) method: Method,
 }
 
-fn done(value: Value) -> Result<BuiltinResult, Trap> {
+pub(crate) fn done(value: Value) -> Result<BuiltinResult, Trap> {
     Ok(BuiltinResult { value, took_receiver: false })
 }
 
@@ -169,6 +175,8 @@ impl Runtime {
                 Kind::Array => done(self.array_method(site, o, args)?),
                 Kind::Map => done(self.map_method(site, o, args)?),
                 Kind::User => done(self.user_method(site, o, args)?),
+                Kind::Matrix => self.matrix_method(site, o, owned, args),
+                Kind::Tensor => self.tensor_method(site, o, owned, args),
             },
         }
     }
@@ -226,7 +234,7 @@ impl Runtime {
                     }
                     (BuiltinClass::Map, Method::New) => {
                         self.arity(site, args, 0)?;
-                        Value::Obj(self.heap.alloc(MapBody { entries: IndexMap::new() })?)
+                        Value::Obj(self.heap.alloc(MapBody { entries: OrderedMap::default() })?)
                     }
                     (BuiltinClass::String, Method::FromCharCode) => {
                         self.arity(site, args, 1)?;
@@ -238,6 +246,8 @@ impl Runtime {
                         })?;
                         self.new_string(c.to_string())?
                     }
+                    (BuiltinClass::Matrix, _) => self.matrix_static(site, args)?,
+                    (BuiltinClass::Tensor, _) => self.tensor_static(site, args)?,
                     _ => return Err(Trap::UnknownMethod { class: class.name().into(), method: name }),
                 }
             }
@@ -247,7 +257,7 @@ impl Runtime {
 
     // ---- argument checking ----
 
-    fn site_name(&self, site: Site) -> String {
+    pub(crate) fn site_name(&self, site: Site) -> String {
         let class = match site.class {
             Class::Builtin(b) => b.name().to_string(),
             Class::User(id) => self.info.class(id).name.clone(),
@@ -255,7 +265,7 @@ impl Runtime {
         format!("{class}.{}", site.method.name())
     }
 
-    fn unknown(&self, site: Site) -> Trap {
+    pub(crate) fn unknown(&self, site: Site) -> Trap {
         let class = match site.class {
             Class::Builtin(b) => b.name().to_string(),
             Class::User(id) => self.info.class(id).name.clone(),
@@ -263,7 +273,7 @@ impl Runtime {
         Trap::UnknownMethod { class, method: site.method.name().into() }
     }
 
-    fn arity(&self, site: Site, args: &[Value], n: usize) -> Result<(), Trap> {
+    pub(crate) fn arity(&self, site: Site, args: &[Value], n: usize) -> Result<(), Trap> {
         if args.len() == n {
             Ok(())
         } else {
@@ -271,18 +281,18 @@ impl Runtime {
         }
     }
 
-    fn bad_arg(&self, site: Site, args: &[Value], i: usize, expected: &'static str) -> Trap {
+    pub(crate) fn bad_arg(&self, site: Site, args: &[Value], i: usize, expected: &'static str) -> Trap {
         Trap::BadArgument { method: self.site_name(site), index: i + 1, expected, got: self.class_name(args[i]) }
     }
 
-    fn int_arg(&self, site: Site, args: &[Value], i: usize) -> Result<i64, Trap> {
+    pub(crate) fn int_arg(&self, site: Site, args: &[Value], i: usize) -> Result<i64, Trap> {
         match args[i] {
             Value::I64(n) => Ok(n),
             _ => Err(self.bad_arg(site, args, i, "IntegerBox")),
         }
     }
 
-    fn float_arg(&self, site: Site, args: &[Value], i: usize) -> Result<f64, Trap> {
+    pub(crate) fn float_arg(&self, site: Site, args: &[Value], i: usize) -> Result<f64, Trap> {
         match args[i] {
             Value::F64(x) => Ok(x),
             _ => Err(self.bad_arg(site, args, i, "FloatBox")),
@@ -294,7 +304,7 @@ impl Runtime {
     }
 
     /// A non-negative count argument.
-    fn count_arg(&self, site: Site, args: &[Value], i: usize) -> Result<usize, Trap> {
+    pub(crate) fn count_arg(&self, site: Site, args: &[Value], i: usize) -> Result<usize, Trap> {
         let n = self.int_arg(site, args, i)?;
         usize::try_from(n)
             .map_err(|_| Trap::InvalidArgument(format!("{} count must not be negative, got {n}", self.site_name(site))))
@@ -694,7 +704,7 @@ impl Runtime {
             Method::Delete => {
                 self.arity(site, args, 1)?;
                 let key = self.map_key(site, args, 0)?;
-                let removed = o.body_mut::<MapBody>().entries.shift_remove(&key);
+                let removed = o.body_mut::<MapBody>().entries.remove(&key);
                 let found = removed.is_some();
                 if let Some(old) = removed {
                     self.heap.push_release(old);
@@ -703,7 +713,7 @@ impl Runtime {
             }
             Method::Keys => {
                 self.arity(site, args, 0)?;
-                let keys: Vec<MapKey> = o.body::<MapBody>().entries.keys().cloned().collect();
+                let keys: Vec<MapKey> = o.body::<MapBody>().entries.iter().map(|(k, _)| k.clone()).collect();
                 let mut items = Vec::with_capacity(keys.len());
                 for key in keys {
                     items.push(match key {
@@ -716,16 +726,16 @@ impl Runtime {
             }
             Method::Values => {
                 self.arity(site, args, 0)?;
-                let items = o.body::<MapBody>().entries.values().map(|v| v.retain()).collect();
+                let items = o.body::<MapBody>().entries.iter().map(|(_, v)| v.retain()).collect();
                 self.new_array(items)?
             }
             Method::Clear => {
                 self.arity(site, args, 0)?;
                 let body = o.body_mut::<MapBody>();
                 let before = body.heap_bytes();
-                let entries = std::mem::take(&mut body.entries);
+                let values: Vec<Value> = body.entries.take_values().collect();
                 self.heap.adjust(before, 0)?;
-                self.heap.push_releases(entries.into_values());
+                self.heap.push_releases(values.into_iter());
                 Value::Null
             }
             Method::ToString => {
@@ -833,7 +843,7 @@ fn char_len(s: &str) -> usize {
 }
 
 /// Checks `i` against a length: `0 <= i < len`.
-fn index(i: i64, len: usize) -> Result<usize, Trap> {
+pub(crate) fn index(i: i64, len: usize) -> Result<usize, Trap> {
     usize::try_from(i).ok().filter(|&i| i < len).ok_or(Trap::IndexOutOfBounds { index: i, len })
 }
 

@@ -119,11 +119,12 @@ impl Drop for Watchdog {
     }
 }
 
-/// Where a run reads and writes.
+/// Where a run reads and writes. `Send`, so a run can happen on a thread
+/// of its own (the JIT's, with a large stack).
 pub struct Io {
-    pub stdout: Box<dyn Write>,
-    pub stderr: Box<dyn Write>,
-    pub stdin: Box<dyn BufRead>,
+    pub stdout: Box<dyn Write + Send>,
+    pub stderr: Box<dyn Write + Send>,
+    pub stdin: Box<dyn BufRead + Send>,
 }
 
 impl Io {
@@ -225,6 +226,14 @@ impl Runtime {
             TIMED_OUT => Err(Trap::Timeout),
             _ => Err(Trap::Interrupted),
         }
+    }
+
+    /// Where compiled code finds the fuel counter and the interrupt flag, to
+    /// take a safepoint's fast path inline: while the fuel is not 0 and the
+    /// flag is 0, a pass only decrements the fuel (unless it is `u64::MAX`,
+    /// unlimited); otherwise it must call [`Runtime::safepoint`].
+    pub fn safepoint_cells(&mut self) -> (*mut u64, *const AtomicU8) {
+        (&mut self.fuel, self.interrupt.flag())
     }
 
     /// Heap counters for `--stats`.

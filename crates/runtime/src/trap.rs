@@ -21,6 +21,9 @@ pub enum Trap {
     /// A built-in method got an argument of the wrong kind.
     #[error("type error: {method} argument {index}: expected {expected}, got {got}")]
     BadArgument { method: String, index: usize, expected: &'static str, got: String },
+    /// An element of an array argument (data, shape, index) has the wrong kind.
+    #[error("type error: {method} element {index}: expected {expected}, got {got}")]
+    BadElement { method: String, index: usize, expected: &'static str, got: String },
     #[error("type error: cannot order {0} and {1}")]
     CannotOrder(String, String),
     #[error("null receiver: cannot call {0}() on null")]

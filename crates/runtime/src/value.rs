@@ -64,9 +64,43 @@ impl Value {
                 Kind::Str => BuiltinClass::String,
                 Kind::Array => BuiltinClass::Array,
                 Kind::Map => BuiltinClass::Map,
+                Kind::Matrix => BuiltinClass::Matrix,
+                Kind::Tensor => BuiltinClass::Tensor,
                 Kind::User => return Class::User(o.user().class),
             },
         })
+    }
+
+    /// The value as compiled code holds it: its tag (see [`crate::layout`])
+    /// and its payload word (a bool is 0 or 1, an object its address).
+    pub fn to_raw(self) -> (u8, u64) {
+        match self {
+            Value::Null => (crate::layout::TAG_NULL, 0),
+            Value::I64(n) => (crate::layout::TAG_I64, n as u64),
+            Value::F64(x) => (crate::layout::TAG_F64, x.to_bits()),
+            Value::Bool(b) => (crate::layout::TAG_BOOL, b as u64),
+            Value::Func(f) => (crate::layout::TAG_FUNC, f.as_u32() as u64),
+            Value::Obj(o) => (crate::layout::TAG_OBJ, o.addr() as u64),
+        }
+    }
+
+    /// The value compiled code holds as `(tag, payload)`. Only the low byte
+    /// of a bool's payload counts.
+    ///
+    /// # Safety
+    /// The pair must come from [`Value::to_raw`] (or a value's memory) of a
+    /// value that is still valid: an object's address must be live.
+    pub unsafe fn from_raw(tag: u8, payload: u64) -> Value {
+        use crate::layout::*;
+        match tag {
+            TAG_I64 => Value::I64(payload as i64),
+            TAG_F64 => Value::F64(f64::from_bits(payload)),
+            TAG_BOOL => Value::Bool(payload as u8 != 0),
+            TAG_FUNC => Value::Func(<FuncId as mir::EntityRef>::new(payload as u32 as usize)),
+            // SAFETY: the caller passes the address of a live object.
+            TAG_OBJ => Value::Obj(unsafe { ObjRef::from_addr(payload as usize) }),
+            _ => Value::Null,
+        }
     }
 
     /// Whether the value is `null`.

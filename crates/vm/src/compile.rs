@@ -96,7 +96,7 @@ pub fn compile(program: &Program) -> Result<Compiled, CompileError> {
     }
     Ok(Compiled {
         funcs,
-        strings: tables.strings.into_keys_ordered(),
+        strings: tables.strings,
         hosts: tables.hosts.into_keys_ordered(),
         classes: tables.classes.into_keys_ordered(),
         caches: tables.caches,
@@ -134,7 +134,9 @@ impl<K: std::hash::Hash + Eq + Clone> Interner<K> {
 /// Module-wide tables the functions share.
 #[derive(Default)]
 struct Tables {
-    strings: Interner<String>,
+    /// One StringBox per `const "..."` instruction, as on every backend
+    /// (equal texts are not merged, so `--stats` agrees with the interpreter).
+    strings: Vec<String>,
     hosts: Interner<String>,
     classes: Interner<ClassRef>,
     caches: usize,
@@ -568,7 +570,8 @@ impl<'a> FnCompiler<'a> {
                         self.load_box(d, runtime::Value::Func(self.program.func_id(f).expect("verified")))
                     }
                     Literal::Str(s) => {
-                        let k = self.tables.strings.get(self.program.module().sym(s).to_string());
+                        let k = self.tables.strings.len() as u32;
+                        self.tables.strings.push(self.program.module().sym(s).to_string());
                         Op::LoadStr { d, k }
                     }
                 };

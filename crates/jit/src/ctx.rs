@@ -1,0 +1,88 @@
+//! The context every compiled function receives as its first argument.
+//!
+//! Compiled code reads and writes the fields before `rt` at the offsets
+//! below (safepoints, call depth, the trap flag, string constants); runtime
+//! helpers use the rest. One `Ctx` lives for one run, on the run's thread.
+
+use mir::{ClassRef, Type};
+use runtime::{HostId, MethodRef, Runtime, TrapReport, Value};
+use std::mem::offset_of;
+use std::sync::atomic::AtomicU8;
+
+/// The run state shared by compiled code and helpers.
+#[repr(C)]
+pub struct Ctx {
+    /// The runtime's fuel counter (see `Runtime::safepoint_cells`).
+    pub fuel: *mut u64,
+    /// The runtime's interrupt flag.
+    pub interrupt: *const AtomicU8,
+    /// Calls in progress; `@main` is 1.
+    pub depth: u32,
+    /// Calls deeper than this trap `stack overflow`.
+    pub max_depth: u32,
+    /// Function id of each call in progress, by depth, for backtraces.
+    pub shadow: *mut u32,
+    /// Lowest native stack address compiled code may reach.
+    pub stack_limit: usize,
+    /// Nonzero once a trap is recorded: every caller returns at once.
+    pub trapped: u8,
+    /// String constants, by index (each an owned StringBox).
+    pub strings: *const Value,
+    /// The runtime, for helpers.
+    pub rt: *mut Runtime,
+    /// What compiled code needs to know about its call sites.
+    pub sites: *const Site,
+    /// Compiled entry points (`extern "C" fn(*mut Ctx, *const Value, *mut Value)`), by function.
+    pub trampolines: *const usize,
+    /// Host functions of the run, by the index sites use.
+    pub hosts: Vec<HostId>,
+    /// Inline caches, by site: the user class last seen and what it ran.
+    pub caches: Vec<Option<(mir::BoxId, CacheTarget)>>,
+    /// The trap that ended the run.
+    pub trap: Option<TrapReport>,
+    /// Function names by id, for backtraces.
+    pub names: *const String,
+}
+
+/// What a site's inline cache remembers for a user class.
+#[derive(Clone, Copy, Debug)]
+pub enum CacheTarget {
+    /// A user method.
+    Method(mir::FuncId),
+    /// `getField`/`setField` with this site's constant name: the slot.
+    Field(usize),
+}
+
+pub const FUEL: i32 = offset_of!(Ctx, fuel) as i32;
+pub const INTERRUPT: i32 = offset_of!(Ctx, interrupt) as i32;
+pub const DEPTH: i32 = offset_of!(Ctx, depth) as i32;
+pub const MAX_DEPTH: i32 = offset_of!(Ctx, max_depth) as i32;
+pub const SHADOW: i32 = offset_of!(Ctx, shadow) as i32;
+pub const STACK_LIMIT: i32 = offset_of!(Ctx, stack_limit) as i32;
+pub const TRAPPED: i32 = offset_of!(Ctx, trapped) as i32;
+pub const STRINGS: i32 = offset_of!(Ctx, strings) as i32;
+
+/// A call compiled code hands to a helper.
+#[derive(Clone, Debug)]
+pub struct Site {
+    pub kind: SiteKind,
+    /// The type the result must have; `None` when the call has no result.
+    pub ret: Option<Type>,
+    /// A constant string first argument (a field name), for the cache.
+    pub const_name: Option<String>,
+}
+
+/// How a site's target is found.
+#[derive(Clone, Debug)]
+pub enum SiteKind {
+    /// `boxcall %recv.m(...)`: the receiver is the first argument.
+    Method { method: MethodRef, owned: bool },
+    /// `boxcall CLASS.m(...)`.
+    Static { class: ClassRef, method: MethodRef },
+    /// `externcall NAME(...)`: index into the run's hosts.
+    Extern { host: u32 },
+    /// `call %f(...)`: the callee is the first argument.
+    Indirect,
+    /// `typeop is %v, CLASS`.
+    Is { class: ClassRef },
+}

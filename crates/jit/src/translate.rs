@@ -1,0 +1,1094 @@
+//! MIR to Cranelift IR, one function at a time.
+//!
+//! Every compiled function takes the run's [`crate::ctx::Ctx`] first, then
+//! its MIR parameters: `i64` as I64, `f64` as F64, `bool` as I8 (0 or 1),
+//! and a `box` as two I64 words, its tag and its payload (see
+//! `runtime::layout`). It returns its result the same way. Phis are block
+//! parameters; the drop plan becomes inline reference counting whose slow
+//! path (a count reaching zero) calls the runtime. A trap records itself in
+//! the context and every frame returns at once through its `trap_exit`
+//! block; callers check `Ctx::trapped` after each call.
+
+use crate::ctx::{self, Site, SiteKind};
+use crate::helpers::{TRAP_DIVISION_BY_ZERO, TRAP_INTEGER_OVERFLOW, TRAP_STACK_OVERFLOW};
+use cranelift_codegen::ir::{
+    self, AbiParam, BlockArg, InstBuilder, MemFlagsData, Signature, StackSlotData, StackSlotKind, condcodes::FloatCC,
+    condcodes::IntCC, types,
+};
+use cranelift_frontend::FunctionBuilder;
+use cranelift_jit::JITModule;
+use cranelift_module::{FuncId as ClifFunc, Module};
+use mir::{
+    BinaryOp, Block, BuiltinClass, Callee, ClassRef, CompareOp, EntityVec, FuncId, FuncInfo, Function, Inst, InstData,
+    Literal, Program, Receiver, Type, TypeOpKind, Value,
+};
+use runtime::{Method, MethodRef, layout};
+use std::collections::HashMap;
+
+/// The runtime helpers, as declared in the module.
+pub(crate) struct Helpers {
+    pub trap: ClifFunc,
+    pub unbox_failed: ClifFunc,
+    pub safepoint: ClifFunc,
+    pub release: ClifFunc,
+    pub compare: ClifFunc,
+    pub math: ClifFunc,
+    pub call: ClifFunc,
+}
+
+/// Tables every function adds to; they live as long as the code.
+#[derive(Default)]
+pub(crate) struct Tables {
+    pub sites: Vec<Site>,
+    /// String constants: one StringBox per `const "..."` instruction.
+    pub strings: Vec<String>,
+    /// Host function names, by the index `SiteKind::Extern` holds.
+    pub hosts: Vec<String>,
+    host_index: HashMap<String, u32>,
+}
+
+impl Tables {
+    fn host(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.host_index.get(name) {
+            return i;
+        }
+        let i = self.hosts.len() as u32;
+        self.hosts.push(name.to_string());
+        self.host_index.insert(name.to_string(), i);
+        i
+    }
+}
+
+/// The Cranelift type of a scalar.
+pub(crate) fn scalar_type(ty: Type) -> ir::Type {
+    match ty {
+        Type::I64 | Type::Box => types::I64,
+        Type::F64 => types::F64,
+        Type::Bool => types::I8,
+    }
+}
+
+/// Appends the Cranelift parameters or results a MIR value of `ty` takes.
+pub(crate) fn push_abi(list: &mut Vec<AbiParam>, ty: Type) {
+    list.push(AbiParam::new(scalar_type(ty)));
+    if ty == Type::Box {
+        list.push(AbiParam::new(types::I64));
+    }
+}
+
+/// The signature of a compiled MIR function.
+pub(crate) fn signature(module: &JITModule, func: &Function) -> Signature {
+    let mut sig = module.make_signature();
+    sig.params.push(AbiParam::new(types::I64));
+    for p in &func.params {
+        push_abi(&mut sig.params, p.ty);
+    }
+    if let Some(ty) = func.ret {
+        push_abi(&mut sig.returns, ty);
+    }
+    sig
+}
+
+/// A MIR value as Cranelift values.
+#[derive(Clone, Copy)]
+enum Repr {
+    Unset,
+    Scalar(ir::Value),
+    /// Tag and payload.
+    Box(ir::Value, ir::Value),
+}
+
+impl Repr {
+    fn push_to(self, out: &mut Vec<ir::Value>) {
+        match self {
+            Repr::Unset => unreachable!("values are defined before use (SSA dominance)"),
+            Repr::Scalar(v) => out.push(v),
+            Repr::Box(t, p) => out.extend([t, p]),
+        }
+    }
+}
+
+const FLAGS: MemFlagsData = MemFlagsData::trusted();
+
+/// Translates one MIR function into the builder's function.
+pub(crate) struct FnTranslator<'a, 'b> {
+    pub program: &'a Program,
+    pub func: &'a Function,
+    pub info: &'a FuncInfo,
+    pub id: FuncId,
+    pub b: FunctionBuilder<'b>,
+    pub module: &'a mut JITModule,
+    pub helpers: &'a Helpers,
+    /// Compiled MIR functions, by id.
+    pub funcs: &'a [ClifFunc],
+    pub tables: &'a mut Tables,
+    imported: HashMap<ClifFunc, ir::FuncRef>,
+    vals: EntityVec<Value, Repr>,
+    blocks: EntityVec<Block, ir::Block>,
+    ctx: ir::Value,
+    /// `Ctx::depth` on entry, restored on return.
+    depth: ir::Value,
+    trap_exit: ir::Block,
+    args_slot: Option<ir::StackSlot>,
+    out_slot: Option<ir::StackSlot>,
+}
+
+impl<'a, 'b> FnTranslator<'a, 'b> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        program: &'a Program,
+        id: FuncId,
+        b: FunctionBuilder<'b>,
+        module: &'a mut JITModule,
+        helpers: &'a Helpers,
+        funcs: &'a [ClifFunc],
+        tables: &'a mut Tables,
+    ) -> Self {
+        let func = program.func(id);
+        let info = program.info(id);
+        let mut t = FnTranslator {
+            program,
+            func,
+            info,
+            id,
+            b,
+            module,
+            helpers,
+            funcs,
+            tables,
+            imported: HashMap::new(),
+            vals: EntityVec::filled(func.values.len(), Repr::Unset),
+            blocks: EntityVec::filled(func.blocks.len(), ir::Block::from_u32(0)),
+            ctx: ir::Value::from_u32(0),
+            depth: ir::Value::from_u32(0),
+            trap_exit: ir::Block::from_u32(0),
+            args_slot: None,
+            out_slot: None,
+        };
+        t.trap_exit = t.b.create_block();
+        t
+    }
+
+    /// Translates the function and finalizes the builder.
+    pub fn translate(mut self) {
+        let entry = self.b.create_block();
+        self.b.append_block_params_for_function_params(entry);
+        self.b.switch_to_block(entry);
+        let params = self.b.block_params(entry).to_vec();
+        self.ctx = params[0];
+        let mut at = 1;
+        for p in &self.func.params {
+            self.vals[p.value] = match p.ty {
+                Type::Box => {
+                    at += 2;
+                    Repr::Box(params[at - 2], params[at - 1])
+                }
+                _ => {
+                    at += 1;
+                    Repr::Scalar(params[at - 1])
+                }
+            };
+        }
+        let rpo = self.info.order.rpo();
+        for &block in rpo {
+            let cb = self.b.create_block();
+            self.blocks[block] = cb;
+            for phi in self.func.phis(block) {
+                let InstData::Phi { ty, .. } = self.func.insts[phi] else { unreachable!() };
+                let r = self.func.results[phi].expect("phis have results");
+                let v = self.b.append_block_param(cb, scalar_type(ty));
+                self.vals[r] = if ty == Type::Box {
+                    Repr::Box(v, self.b.append_block_param(cb, types::I64))
+                } else {
+                    Repr::Scalar(v)
+                };
+            }
+        }
+        self.prologue();
+        let first = self.blocks[rpo[0]];
+        self.b.ins().jump(first, &[]);
+        for &block in rpo {
+            self.b.switch_to_block(self.blocks[block]);
+            if block != rpo[0] && self.info.order.is_loop_header(block) {
+                self.safepoint();
+            }
+            self.block(block);
+        }
+        self.b.switch_to_block(self.trap_exit);
+        self.b.set_cold_block(self.trap_exit);
+        let zeros: Vec<ir::Value> = match self.func.ret {
+            None => Vec::new(),
+            Some(Type::F64) => vec![self.b.ins().f64const(0.0)],
+            Some(Type::Bool) => vec![self.b.ins().iconst(types::I8, 0)],
+            Some(Type::I64) => vec![self.b.ins().iconst(types::I64, 0)],
+            Some(Type::Box) => vec![self.b.ins().iconst(types::I64, 0); 2],
+        };
+        self.b.ins().return_(&zeros);
+        self.b.seal_all_blocks();
+        self.b.finalize(self.module.target_config());
+    }
+
+    /// Depth and native-stack checks, the backtrace entry, the entry safepoint.
+    fn prologue(&mut self) {
+        let depth = self.b.ins().load(types::I32, FLAGS, self.ctx, ctx::DEPTH);
+        let max = self.b.ins().load(types::I32, FLAGS, self.ctx, ctx::MAX_DEPTH);
+        let too_deep = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, depth, max);
+        self.trap_if(too_deep, TRAP_STACK_OVERFLOW);
+        let sp = self.b.ins().get_stack_pointer(types::I64);
+        let limit = self.b.ins().load(types::I64, FLAGS, self.ctx, ctx::STACK_LIMIT);
+        let no_stack = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
+        self.trap_if(no_stack, TRAP_STACK_OVERFLOW);
+        let shadow = self.b.ins().load(types::I64, FLAGS, self.ctx, ctx::SHADOW);
+        let depth64 = self.b.ins().uextend(types::I64, depth);
+        let offset = self.b.ins().ishl_imm_u(depth64, 2);
+        let slot = self.b.ins().iadd(shadow, offset);
+        let id = self.b.ins().iconst(types::I32, self.id.as_u32() as i64);
+        self.b.ins().store(FLAGS, id, slot, 0);
+        let deeper = self.b.ins().iadd_imm_s(depth, 1);
+        self.b.ins().store(FLAGS, deeper, self.ctx, ctx::DEPTH);
+        self.depth = depth;
+        self.safepoint();
+    }
+
+    fn import(&mut self, id: ClifFunc) -> ir::FuncRef {
+        if let Some(&r) = self.imported.get(&id) {
+            return r;
+        }
+        let r = self.module.declare_func_in_func(id, self.b.func);
+        self.imported.insert(id, r);
+        r
+    }
+
+    fn call(&mut self, id: ClifFunc, args: &[ir::Value]) -> ir::Inst {
+        let r = self.import(id);
+        self.b.ins().call(r, args)
+    }
+
+    /// Calls a helper that returns a status; nonzero leaves through `trap_exit`.
+    fn call_checked(&mut self, id: ClifFunc, args: &[ir::Value]) {
+        let call = self.call(id, args);
+        let status = self.b.inst_results(call)[0];
+        self.leave_if(status);
+    }
+
+    /// Leaves through `trap_exit` when `cond` is nonzero.
+    fn leave_if(&mut self, cond: ir::Value) {
+        let cont = self.b.create_block();
+        self.b.ins().brif(cond, self.trap_exit, &[], cont, &[]);
+        self.b.switch_to_block(cont);
+    }
+
+    /// Records trap `code` and leaves when `cond` holds.
+    fn trap_if(&mut self, cond: ir::Value, code: u32) {
+        let trap = self.b.create_block();
+        let cont = self.b.create_block();
+        self.b.ins().brif(cond, trap, &[], cont, &[]);
+        self.b.switch_to_block(trap);
+        self.b.set_cold_block(trap);
+        let code = self.b.ins().iconst(types::I32, code as i64);
+        self.call(self.helpers.trap, &[self.ctx, code]);
+        self.b.ins().jump(self.trap_exit, &[]);
+        self.b.switch_to_block(cont);
+    }
+
+    /// Leaves if a call into compiled code recorded a trap.
+    fn check_trapped(&mut self) {
+        let trapped = self.b.ins().load(types::I8, FLAGS, self.ctx, ctx::TRAPPED);
+        self.leave_if(trapped);
+    }
+
+    /// A safepoint: the fuel and interrupt checks inline, the rest in the runtime.
+    fn safepoint(&mut self) {
+        let fuel_at = self.b.ins().load(types::I64, FLAGS, self.ctx, ctx::FUEL);
+        let fuel = self.b.ins().load(types::I64, FLAGS, fuel_at, 0);
+        let flag_at = self.b.ins().load(types::I64, FLAGS, self.ctx, ctx::INTERRUPT);
+        let flag = self.b.ins().load(types::I8, FLAGS, flag_at, 0);
+        let empty = self.b.ins().icmp_imm_s(IntCC::Equal, fuel, 0);
+        let raised = self.b.ins().icmp_imm_s(IntCC::NotEqual, flag, 0);
+        let slow_needed = self.b.ins().bor(empty, raised);
+        let slow = self.b.create_block();
+        let fast = self.b.create_block();
+        let cont = self.b.create_block();
+        self.b.ins().brif(slow_needed, slow, &[], fast, &[]);
+        self.b.switch_to_block(fast);
+        // Unlimited fuel (u64::MAX) is never charged.
+        let limited = self.b.ins().icmp_imm_s(IntCC::NotEqual, fuel, -1);
+        let charge = self.b.ins().uextend(types::I64, limited);
+        let left = self.b.ins().isub(fuel, charge);
+        self.b.ins().store(FLAGS, left, fuel_at, 0);
+        self.b.ins().jump(cont, &[]);
+        self.b.switch_to_block(slow);
+        self.b.set_cold_block(slow);
+        self.call_checked(self.helpers.safepoint, &[self.ctx]);
+        self.b.ins().jump(cont, &[]);
+        self.b.switch_to_block(cont);
+    }
+
+    fn repr(&self, v: Value) -> Repr {
+        self.vals[v]
+    }
+
+    fn scalar(&self, v: Value) -> ir::Value {
+        match self.vals[v] {
+            Repr::Scalar(x) => x,
+            _ => unreachable!("verified: a scalar operand"),
+        }
+    }
+
+    fn ty(&self, v: Value) -> Type {
+        self.info.types[v]
+    }
+
+    /// Adds a reference when `(tag, payload)` is an object.
+    fn retain(&mut self, tag: ir::Value, payload: ir::Value) {
+        let is_obj = self.b.ins().icmp_imm_s(IntCC::Equal, tag, layout::TAG_OBJ as i64);
+        let inc = self.b.create_block();
+        let cont = self.b.create_block();
+        self.b.ins().brif(is_obj, inc, &[], cont, &[]);
+        self.b.switch_to_block(inc);
+        let rc = self.b.ins().load(types::I32, FLAGS, payload, layout::OBJ_RC as i32);
+        let rc = self.b.ins().iadd_imm_s(rc, 1);
+        self.b.ins().store(FLAGS, rc, payload, layout::OBJ_RC as i32);
+        self.b.ins().jump(cont, &[]);
+        self.b.switch_to_block(cont);
+    }
+
+    /// Drops a reference when `(tag, payload)` is an object; the last one
+    /// goes to the runtime (which may run a `fini`).
+    fn release(&mut self, tag: ir::Value, payload: ir::Value) {
+        let is_obj = self.b.ins().icmp_imm_s(IntCC::Equal, tag, layout::TAG_OBJ as i64);
+        let obj = self.b.create_block();
+        let dec = self.b.create_block();
+        let last = self.b.create_block();
+        let cont = self.b.create_block();
+        self.b.ins().brif(is_obj, obj, &[], cont, &[]);
+        self.b.switch_to_block(obj);
+        let rc = self.b.ins().load(types::I32, FLAGS, payload, layout::OBJ_RC as i32);
+        let is_last = self.b.ins().icmp_imm_s(IntCC::Equal, rc, 1);
+        self.b.ins().brif(is_last, last, &[], dec, &[]);
+        self.b.switch_to_block(dec);
+        let rc = self.b.ins().iadd_imm_s(rc, -1);
+        self.b.ins().store(FLAGS, rc, payload, layout::OBJ_RC as i32);
+        self.b.ins().jump(cont, &[]);
+        self.b.switch_to_block(last);
+        self.b.set_cold_block(last);
+        self.call_checked(self.helpers.release, &[self.ctx, payload]);
+        self.b.ins().jump(cont, &[]);
+        self.b.switch_to_block(cont);
+    }
+
+    fn release_value(&mut self, v: Value) {
+        if let Repr::Box(t, p) = self.repr(v) {
+            self.release(t, p);
+        }
+    }
+
+    fn block(&mut self, block: Block) {
+        let insts = &self.func.blocks[block].insts;
+        for &inst in insts {
+            match self.func.insts[inst] {
+                InstData::Phi { .. } => {}
+                InstData::Jump { dest } => self.jump_edge(block, dest),
+                InstData::Branch { cond, then_dest, else_dest } => self.branch(block, cond, then_dest, else_dest),
+                InstData::Return { value } => self.ret(inst, value),
+                _ => {
+                    self.inst(inst);
+                    for &v in self.info.drops.releases_after(inst) {
+                        self.release_value(v);
+                    }
+                }
+            }
+        }
+    }
+
+    fn succ_index(&self, block: Block, dest: Block) -> usize {
+        self.info.cfg.succs(block).iter().position(|&s| s == dest).expect("an edge of the CFG")
+    }
+
+    /// The entry values of `dest`'s phis on the edge from `block`, with
+    /// whether each hands its reference over.
+    fn phi_entries(&self, block: Block, dest: Block) -> Vec<(Value, bool)> {
+        let plan = self.info.drops.edge(block, self.succ_index(block, dest));
+        self.func
+            .phis(dest)
+            .zip(plan.moves)
+            .map(|(phi, &moved)| {
+                let InstData::Phi { entries, .. } = self.func.insts[phi] else { unreachable!() };
+                let entry = self.func.phi_list(entries).iter().find(|e| e.block == block).expect("verified phi");
+                (entry.value, moved)
+            })
+            .collect()
+    }
+
+    fn edge_args(&self, entries: &[(Value, bool)]) -> Vec<BlockArg> {
+        let mut values = Vec::new();
+        for &(v, _) in entries {
+            self.repr(v).push_to(&mut values);
+        }
+        values.into_iter().map(BlockArg::Value).collect()
+    }
+
+    /// Whether the edge only passes values (nothing to retain or release).
+    fn edge_is_plain(&self, block: Block, dest: Block) -> bool {
+        let plan = self.info.drops.edge(block, self.succ_index(block, dest));
+        plan.releases.is_empty() && self.phi_entries(block, dest).iter().all(|&(v, moved)| moved || self.ty(v) != Type::Box)
+    }
+
+    /// Emits an edge's work at the current position, then jumps: phi
+    /// entries take their references (a copy adds one), then the plan's
+    /// releases happen in order.
+    fn edge_code(&mut self, block: Block, dest: Block) {
+        let entries = self.phi_entries(block, dest);
+        for &(v, moved) in &entries {
+            if let (Repr::Box(t, p), false) = (self.repr(v), moved) {
+                self.retain(t, p);
+            }
+        }
+        let plan = self.info.drops.edge(block, self.succ_index(block, dest));
+        for r in plan.releases {
+            let value = if r.new_phi {
+                // The unused phi's new value is its entry on this edge.
+                let at = self.func.phis(dest).position(|phi| self.func.results[phi] == Some(r.value));
+                entries[at.expect("a phi of the successor")].0
+            } else {
+                r.value
+            };
+            self.release_value(value);
+        }
+        let args = self.edge_args(&entries);
+        self.b.ins().jump(self.blocks[dest], &args);
+    }
+
+    fn jump_edge(&mut self, block: Block, dest: Block) {
+        self.edge_code(block, dest);
+    }
+
+    fn branch(&mut self, block: Block, cond: Value, then_dest: Block, else_dest: Block) {
+        if then_dest == else_dest {
+            return self.edge_code(block, then_dest);
+        }
+        let c = self.scalar(cond);
+        let mut targets = Vec::new();
+        let mut pending = Vec::new();
+        for dest in [then_dest, else_dest] {
+            if self.edge_is_plain(block, dest) {
+                let args = self.edge_args(&self.phi_entries(block, dest));
+                targets.push((self.blocks[dest], args));
+            } else {
+                let edge = self.b.create_block();
+                pending.push((edge, dest));
+                targets.push((edge, Vec::new()));
+            }
+        }
+        self.b.ins().brif(c, targets[0].0, &targets[0].1, targets[1].0, &targets[1].1);
+        for (edge, dest) in pending {
+            self.b.switch_to_block(edge);
+            self.edge_code(block, dest);
+        }
+    }
+
+    fn ret(&mut self, inst: Inst, value: Option<Value>) {
+        for &v in self.info.drops.releases_after(inst) {
+            self.release_value(v);
+        }
+        let mut out = Vec::new();
+        if let Some(v) = value {
+            let repr = self.repr(v);
+            if let (Repr::Box(t, p), true) = (repr, self.info.drops.consumed(inst) != Some(v)) {
+                self.retain(t, p);
+            }
+            repr.push_to(&mut out);
+        }
+        self.b.ins().store(FLAGS, self.depth, self.ctx, ctx::DEPTH);
+        self.b.ins().return_(&out);
+    }
+
+    fn set(&mut self, inst: Inst, repr: Repr) {
+        if let Some(r) = self.func.results[inst] {
+            self.vals[r] = repr;
+        }
+    }
+
+    fn boxed(&mut self, tag: u8, payload: i64) -> Repr {
+        let t = self.b.ins().iconst(types::I64, tag as i64);
+        let p = self.b.ins().iconst(types::I64, payload);
+        Repr::Box(t, p)
+    }
+
+    /// A scalar as a box: its tag and payload word.
+    fn box_scalar(&mut self, x: ir::Value, ty: Type) -> (ir::Value, ir::Value) {
+        let (tag, payload) = match ty {
+            Type::I64 => (layout::TAG_I64, x),
+            Type::F64 => (layout::TAG_F64, self.b.ins().bitcast(types::I64, MemFlagsData::new(), x)),
+            Type::Bool => (layout::TAG_BOOL, self.b.ins().uextend(types::I64, x)),
+            Type::Box => unreachable!("not a scalar"),
+        };
+        (self.b.ins().iconst(types::I64, tag as i64), payload)
+    }
+
+    /// Any value as a box (tag, payload).
+    fn as_box(&mut self, v: Value) -> (ir::Value, ir::Value) {
+        match self.repr(v) {
+            Repr::Box(t, p) => (t, p),
+            Repr::Scalar(x) => self.box_scalar(x, self.ty(v)),
+            Repr::Unset => unreachable!("defined before use"),
+        }
+    }
+
+    fn inst(&mut self, inst: Inst) {
+        let func = self.func;
+        let result = func.results[inst];
+        match func.insts[inst] {
+            InstData::Const { lit } => {
+                let repr = match lit {
+                    Literal::I64(n) => Repr::Scalar(self.b.ins().iconst(types::I64, n)),
+                    Literal::F64(x) => Repr::Scalar(self.b.ins().f64const(x.value())),
+                    Literal::Bool(b) => Repr::Scalar(self.b.ins().iconst(types::I8, b as i64)),
+                    Literal::Null => self.boxed(layout::TAG_NULL, 0),
+                    Literal::Func(f) => {
+                        let id = self.program.func_id(f).expect("verified function");
+                        self.boxed(layout::TAG_FUNC, id.as_u32() as i64)
+                    }
+                    Literal::Str(s) => {
+                        let k = self.tables.strings.len() as i32;
+                        self.tables.strings.push(self.program.module().sym(s).to_string());
+                        let base = self.b.ins().load(types::I64, FLAGS, self.ctx, ctx::STRINGS);
+                        let at = k * layout::VALUE_SIZE as i32;
+                        let t = self.b.ins().uload8(types::I64, FLAGS, base, at + layout::VALUE_TAG as i32);
+                        let p = self.b.ins().load(types::I64, FLAGS, base, at + layout::VALUE_PAYLOAD as i32);
+                        self.retain(t, p);
+                        Repr::Box(t, p)
+                    }
+                };
+                self.set(inst, repr);
+            }
+            InstData::BinOp { op, args: [a, b] } => {
+                let (x, y) = (self.scalar(a), self.scalar(b));
+                let v = match self.ty(a) {
+                    Type::F64 => self.binop_f64(op, x, y),
+                    _ => self.binop_int(op, x, y),
+                };
+                self.set(inst, Repr::Scalar(v));
+            }
+            InstData::Compare { op, args: [a, b] } => {
+                let v = match self.ty(a) {
+                    Type::I64 => {
+                        let (x, y) = (self.scalar(a), self.scalar(b));
+                        self.b.ins().icmp(int_cc(op, true), x, y)
+                    }
+                    Type::Bool => {
+                        let (x, y) = (self.scalar(a), self.scalar(b));
+                        self.b.ins().icmp(int_cc(op, false), x, y)
+                    }
+                    Type::F64 => {
+                        let (x, y) = (self.scalar(a), self.scalar(b));
+                        self.b.ins().fcmp(float_cc(op), x, y)
+                    }
+                    Type::Box => {
+                        let ((at, ap), (bt, bp)) = (self.as_box(a), self.as_box(b));
+                        let code = CompareOp::ALL.iter().position(|&o| o == op).expect("an operator") as i64;
+                        let code = self.b.ins().iconst(types::I32, code);
+                        let call = self.call(self.helpers.compare, &[self.ctx, code, at, ap, bt, bp]);
+                        let r = self.b.inst_results(call)[0];
+                        let failed = self.b.ins().icmp_imm_s(IntCC::Equal, r, 2);
+                        self.leave_if(failed);
+                        self.b.ins().ireduce(types::I8, r)
+                    }
+                };
+                self.set(inst, Repr::Scalar(v));
+            }
+            InstData::Call { callee: Callee::Direct(f), args } => {
+                let callee = self.program.func_id(f).expect("verified callee");
+                let mut values = vec![self.ctx];
+                for &a in func.value_list(args) {
+                    self.repr(a).push_to(&mut values);
+                }
+                let call = self.call(self.funcs[callee.as_u32() as usize], &values);
+                let results = self.b.inst_results(call).to_vec();
+                self.check_trapped();
+                let ret = self.program.func(callee).ret;
+                match (result, ret) {
+                    (Some(r), Some(Type::Box)) => self.vals[r] = Repr::Box(results[0], results[1]),
+                    (Some(r), Some(_)) => self.vals[r] = Repr::Scalar(results[0]),
+                    (None, Some(Type::Box)) => self.release(results[0], results[1]),
+                    _ => {}
+                }
+            }
+            InstData::Call { callee: Callee::Indirect(f, ret), args } => {
+                let all: Vec<Value> = std::iter::once(f).chain(func.value_list(args).iter().copied()).collect();
+                let repr = self.dynamic(SiteKind::Indirect, &all, result, ret, None);
+                self.set(inst, repr);
+            }
+            InstData::BoxCall { recv: Receiver::Class(c), method, args, ret } => {
+                let class = self.program.class(c).expect("verified class");
+                let kind = SiteKind::Static { class, method: method_ref(self.program, method) };
+                let repr = self.dynamic(kind, func.value_list(args), result, ret, None);
+                self.set(inst, repr);
+            }
+            InstData::BoxCall { recv: Receiver::Value(r), method, args, ret } => {
+                let repr = self.boxcall(inst, r, method_ref(self.program, method), func.value_list(args), ret);
+                self.set(inst, repr);
+            }
+            InstData::ExternCall { name, args, ret } => {
+                let host = self.tables.host(self.program.module().sym(name));
+                let repr = self.dynamic(SiteKind::Extern { host }, func.value_list(args), result, ret, None);
+                self.set(inst, repr);
+            }
+            InstData::TypeOp { op: TypeOpKind::Is(c), arg } => {
+                let class = self.program.class(c).expect("verified class");
+                let repr = self.is(arg, class, result);
+                self.set(inst, repr);
+            }
+            InstData::TypeOp { op: TypeOpKind::Cast(to), arg } => {
+                let repr = self.cast(inst, arg, to);
+                self.set(inst, repr);
+            }
+            InstData::Safepoint => self.safepoint(),
+            InstData::Barrier { .. } => {
+                self.b.ins().fence();
+            }
+            InstData::Jump { .. } | InstData::Branch { .. } | InstData::Return { .. } | InstData::Phi { .. } => {
+                unreachable!("terminators and phis are emitted with their block")
+            }
+        }
+    }
+
+    /// i64 (and bool) arithmetic with the traps of §3.
+    fn binop_int(&mut self, op: BinaryOp, x: ir::Value, y: ir::Value) -> ir::Value {
+        match op {
+            BinaryOp::Add => self.b.ins().iadd(x, y),
+            BinaryOp::Sub => self.b.ins().isub(x, y),
+            BinaryOp::Mul => self.b.ins().imul(x, y),
+            BinaryOp::And => self.b.ins().band(x, y),
+            BinaryOp::Or => self.b.ins().bor(x, y),
+            BinaryOp::Xor => self.b.ins().bxor(x, y),
+            // Cranelift takes shift amounts modulo the width, as §3 does.
+            BinaryOp::Shl => self.b.ins().ishl(x, y),
+            BinaryOp::Shr => self.b.ins().sshr(x, y),
+            BinaryOp::Ushr => self.b.ins().ushr(x, y),
+            BinaryOp::Div | BinaryOp::Rem => {
+                let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
+                self.trap_if(zero, TRAP_DIVISION_BY_ZERO);
+                let minus_one = self.b.ins().icmp_imm_s(IntCC::Equal, y, -1);
+                if op == BinaryOp::Div {
+                    let min = self.b.ins().icmp_imm_s(IntCC::Equal, x, i64::MIN);
+                    let overflow = self.b.ins().band(min, minus_one);
+                    self.trap_if(overflow, TRAP_INTEGER_OVERFLOW);
+                    self.b.ins().sdiv(x, y)
+                } else {
+                    // `MIN % -1` is 0; any `x % -1` is, so divide by 1 instead.
+                    let one = self.b.ins().iconst(types::I64, 1);
+                    let divisor = self.b.ins().select(minus_one, one, y);
+                    self.b.ins().srem(x, divisor)
+                }
+            }
+        }
+    }
+
+    fn binop_f64(&mut self, op: BinaryOp, x: ir::Value, y: ir::Value) -> ir::Value {
+        match op {
+            BinaryOp::Add => self.b.ins().fadd(x, y),
+            BinaryOp::Sub => self.b.ins().fsub(x, y),
+            BinaryOp::Mul => self.b.ins().fmul(x, y),
+            BinaryOp::Div => self.b.ins().fdiv(x, y),
+            _ => self.math_call(0, x, y),
+        }
+    }
+
+    /// `mir13_math(op, x, y)`.
+    fn math_call(&mut self, op: i64, x: ir::Value, y: ir::Value) -> ir::Value {
+        let op = self.b.ins().iconst(types::I32, op);
+        let call = self.call(self.helpers.math, &[op, x, y]);
+        self.b.inst_results(call)[0]
+    }
+
+    fn is(&mut self, arg: Value, class: ClassRef, result: Option<Value>) -> Repr {
+        let ty = self.ty(arg);
+        let tag = match class {
+            ClassRef::Builtin(BuiltinClass::Integer) => Some(layout::TAG_I64),
+            ClassRef::Builtin(BuiltinClass::Float) => Some(layout::TAG_F64),
+            ClassRef::Builtin(BuiltinClass::Bool) => Some(layout::TAG_BOOL),
+            ClassRef::Builtin(BuiltinClass::Null) => Some(layout::TAG_NULL),
+            ClassRef::Builtin(BuiltinClass::Function) => Some(layout::TAG_FUNC),
+            _ => None,
+        };
+        if ty != Type::Box {
+            // A scalar's class is known here.
+            let is = matches!((ty, tag), (Type::I64, Some(layout::TAG_I64)) | (Type::F64, Some(layout::TAG_F64)) | (Type::Bool, Some(layout::TAG_BOOL)));
+            return Repr::Scalar(self.b.ins().iconst(types::I8, is as i64));
+        }
+        match tag {
+            Some(tag) => {
+                let (t, _) = self.as_box(arg);
+                Repr::Scalar(self.b.ins().icmp_imm_s(IntCC::Equal, t, tag as i64))
+            }
+            None => self.dynamic(SiteKind::Is { class }, &[arg], result, Type::Bool, None),
+        }
+    }
+
+    fn cast(&mut self, inst: Inst, arg: Value, to: Type) -> Repr {
+        let from = self.ty(arg);
+        let x = match self.repr(arg) {
+            Repr::Scalar(x) => Some(x),
+            _ => None,
+        };
+        let x = || x.expect("verified: a scalar operand");
+        match (from, to) {
+            (Type::Box, Type::Box) => {
+                let (t, p) = self.as_box(arg);
+                if self.info.drops.consumed(inst) != Some(arg) {
+                    self.retain(t, p);
+                }
+                Repr::Box(t, p)
+            }
+            (Type::Box, ty) => {
+                let (t, p) = self.as_box(arg);
+                Repr::Scalar(self.unbox(t, p, ty))
+            }
+            (from, Type::Box) => {
+                let (t, p) = self.box_scalar(x(), from);
+                Repr::Box(t, p)
+            }
+            (Type::I64, Type::F64) => Repr::Scalar(self.b.ins().fcvt_from_sint(types::F64, x())),
+            // Truncates toward zero, saturates, NaN is 0 (§4).
+            (Type::F64, Type::I64) => Repr::Scalar(self.b.ins().fcvt_to_sint_sat(types::I64, x())),
+            (Type::I64, Type::Bool) => Repr::Scalar(self.b.ins().icmp_imm_s(IntCC::NotEqual, x(), 0)),
+            (Type::Bool, Type::I64) => Repr::Scalar(self.b.ins().uextend(types::I64, x())),
+            _ => self.repr(arg),
+        }
+    }
+
+    /// A checked unboxing to scalar type `ty` (§4).
+    fn unbox(&mut self, tag: ir::Value, payload: ir::Value, ty: Type) -> ir::Value {
+        let (want, code) = match ty {
+            Type::I64 => (layout::TAG_I64, 0),
+            Type::F64 => (layout::TAG_F64, 1),
+            _ => (layout::TAG_BOOL, 2),
+        };
+        let ok = self.b.ins().icmp_imm_s(IntCC::Equal, tag, want as i64);
+        let bad = self.b.create_block();
+        let cont = self.b.create_block();
+        self.b.ins().brif(ok, cont, &[], bad, &[]);
+        self.b.switch_to_block(bad);
+        self.b.set_cold_block(bad);
+        let code = self.b.ins().iconst(types::I32, code);
+        self.call(self.helpers.unbox_failed, &[self.ctx, code, tag, payload]);
+        self.b.ins().jump(self.trap_exit, &[]);
+        self.b.switch_to_block(cont);
+        self.payload_as(payload, ty)
+    }
+
+    /// A payload word read as a scalar of type `ty`.
+    fn payload_as(&mut self, payload: ir::Value, ty: Type) -> ir::Value {
+        match ty {
+            Type::I64 => payload,
+            Type::F64 => self.b.ins().bitcast(types::F64, MemFlagsData::new(), payload),
+            // Only a bool's low byte is defined.
+            _ => self.b.ins().ireduce(types::I8, payload),
+        }
+    }
+
+    fn stack_slot(&mut self, bytes: u32) -> ir::StackSlot {
+        self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, bytes, 4))
+    }
+
+    /// A call through `mir13_call`; the result as `ret` when bound.
+    fn dynamic(
+        &mut self,
+        kind: SiteKind,
+        args: &[Value],
+        result: Option<Value>,
+        ret: Type,
+        const_name: Option<String>,
+    ) -> Repr {
+        let site = self.tables.sites.len() as i64;
+        self.tables.sites.push(Site { kind, ret: result.map(|_| ret), const_name });
+        let size = (args.len().max(1) * layout::VALUE_SIZE) as u32;
+        let args_slot = match self.args_slot {
+            Some(s) if self.b.func.sized_stack_slots[s].size >= size => s,
+            _ => {
+                let s = self.stack_slot(size.max(8 * layout::VALUE_SIZE as u32));
+                self.args_slot = Some(s);
+                s
+            }
+        };
+        let out_slot = match self.out_slot {
+            Some(s) => s,
+            None => {
+                let s = self.stack_slot(layout::VALUE_SIZE as u32);
+                self.out_slot = Some(s);
+                s
+            }
+        };
+        for (i, &a) in args.iter().enumerate() {
+            let (t, p) = self.as_box(a);
+            let at = (i * layout::VALUE_SIZE) as i32;
+            let tag = self.b.ins().ireduce(types::I8, t);
+            self.b.ins().stack_store(types::I64, tag, args_slot, at + layout::VALUE_TAG as i32);
+            self.b.ins().stack_store(types::I64, p, args_slot, at + layout::VALUE_PAYLOAD as i32);
+        }
+        let site = self.b.ins().iconst(types::I32, site);
+        let n = self.b.ins().iconst(types::I32, args.len() as i64);
+        let args_at = self.b.ins().stack_addr(types::I64, args_slot, 0);
+        let out_at = self.b.ins().stack_addr(types::I64, out_slot, 0);
+        self.call_checked(self.helpers.call, &[self.ctx, site, args_at, n, out_at]);
+        if result.is_none() {
+            return Repr::Unset;
+        }
+        let payload = self.b.ins().stack_load(types::I64, types::I64, out_slot, layout::VALUE_PAYLOAD as i32);
+        match ret {
+            Type::Box => {
+                let tag = self.b.ins().stack_load(types::I64, types::I8, out_slot, layout::VALUE_TAG as i32);
+                Repr::Box(self.b.ins().uextend(types::I64, tag), payload)
+            }
+            ty => Repr::Scalar(self.payload_as(payload, ty)),
+        }
+    }
+
+    /// A boxcall on a value: native math for FloatBox, an inline ArrayBox
+    /// path behind a class check, else the runtime.
+    fn boxcall(&mut self, inst: Inst, recv: Value, method: MethodRef, args: &[Value], ret: Type) -> Repr {
+        let result = self.func.results[inst];
+        let recv_ty = self.ty(recv);
+        let owned = self.info.drops.consumed(inst) == Some(recv);
+        if let (Type::F64, true, Type::F64, Some(_), Some(m)) = (recv_ty, args.is_empty(), ret, result, method.builtin)
+            && let Some(v) = self.float_math(m, self.scalar(recv))
+        {
+            return Repr::Scalar(v);
+        }
+        let all: Vec<Value> = std::iter::once(recv).chain(args.iter().copied()).collect();
+        let const_name = match (method.builtin, args.first()) {
+            (Some(Method::GetField | Method::SetField), Some(&name)) => self.const_str(name),
+            _ => None,
+        };
+        let kind = SiteKind::Method { method, owned };
+        let fast = recv_ty == Type::Box && !owned;
+        // `set` and `push` return null: inline only when that needs no check.
+        let null_ok = result.is_none() || ret == Type::Box;
+        match (fast, method.builtin, args) {
+            (true, Some(Method::Get), &[i]) if self.ty(i) == Type::I64 && result.is_some() => {
+                self.array_fast(kind, &all, result, ret, ArrayOp::Get)
+            }
+            (true, Some(Method::Set), &[i, _]) if self.ty(i) == Type::I64 && null_ok => {
+                self.array_fast(kind, &all, result, ret, ArrayOp::Set)
+            }
+            (true, Some(Method::Length), []) if result.is_some() && matches!(ret, Type::I64 | Type::Box) => {
+                self.array_fast(kind, &all, result, ret, ArrayOp::Length)
+            }
+            (true, Some(Method::Push), &[_]) if null_ok => {
+                self.array_fast(kind, &all, result, ret, ArrayOp::Push)
+            }
+            _ => self.dynamic(kind, &all, result, ret, const_name),
+        }
+    }
+
+    /// The text of `v` if it is a string constant (a field name).
+    fn const_str(&self, v: Value) -> Option<String> {
+        let mir::ValueDef::Result(def) = self.func.values[v].def else { return None };
+        match self.func.insts[def] {
+            InstData::Const { lit: Literal::Str(s) } => Some(self.program.module().sym(s).to_string()),
+            _ => None,
+        }
+    }
+
+    fn float_math(&mut self, m: Method, x: ir::Value) -> Option<ir::Value> {
+        let zero = |t: &mut Self| t.b.ins().f64const(0.0);
+        Some(match m {
+            Method::Sqrt => self.b.ins().sqrt(x),
+            Method::Abs => self.b.ins().fabs(x),
+            Method::Floor => self.b.ins().floor(x),
+            Method::Ceil => self.b.ins().ceil(x),
+            Method::Round => {
+                let y = zero(self);
+                self.math_call(1, x, y)
+            }
+            Method::Sin | Method::Cos | Method::Tan | Method::Exp | Method::Ln => {
+                let op = match m {
+                    Method::Sin => 2,
+                    Method::Cos => 3,
+                    Method::Tan => 4,
+                    Method::Exp => 5,
+                    _ => 6,
+                };
+                let y = zero(self);
+                self.math_call(op, x, y)
+            }
+            _ => return None,
+        })
+    }
+
+    /// An ArrayBox method inline when the receiver is an ArrayBox and the
+    /// case is simple (in bounds, no element to release, room to push);
+    /// anything else takes the runtime path, which also reports traps.
+    fn array_fast(&mut self, kind: SiteKind, all: &[Value], result: Option<Value>, ret: Type, op: ArrayOp) -> Repr {
+        let done = self.b.create_block();
+        let slow = self.b.create_block();
+        let mut outs = Vec::new();
+        if result.is_some() {
+            push_abi_types(&mut outs, ret);
+        }
+        let params: Vec<ir::Value> = outs.iter().map(|&t| self.b.append_block_param(done, t)).collect();
+        let (tag, obj) = self.as_box(all[0]);
+        let is_obj = self.b.ins().icmp_imm_s(IntCC::Equal, tag, layout::TAG_OBJ as i64);
+        let check_kind = self.b.create_block();
+        self.b.ins().brif(is_obj, check_kind, &[], slow, &[]);
+        self.b.switch_to_block(check_kind);
+        let kind_byte = self.b.ins().uload8(types::I32, FLAGS, obj, layout::OBJ_KIND as i32);
+        let is_array = self.b.ins().icmp_imm_s(IntCC::Equal, kind_byte, layout::KIND_ARRAY as i64);
+        let array = self.b.create_block();
+        self.b.ins().brif(is_array, array, &[], slow, &[]);
+        self.b.switch_to_block(array);
+        let len = self.b.ins().load(types::I64, FLAGS, obj, layout::ARRAY_LEN as i32);
+        let null = |t: &mut Self| -> Vec<BlockArg> {
+            if result.is_some() {
+                let z = t.b.ins().iconst(types::I64, 0);
+                vec![BlockArg::Value(z), BlockArg::Value(z)]
+            } else {
+                Vec::new()
+            }
+        };
+        match op {
+            ArrayOp::Length => {
+                let args: Vec<BlockArg> = match ret {
+                    Type::Box => {
+                        let t = self.b.ins().iconst(types::I64, layout::TAG_I64 as i64);
+                        vec![BlockArg::Value(t), BlockArg::Value(len)]
+                    }
+                    _ => vec![BlockArg::Value(len)],
+                };
+                self.b.ins().jump(done, &args);
+            }
+            ArrayOp::Get | ArrayOp::Set => {
+                let i = self.scalar(all[1]);
+                let in_bounds = self.b.ins().icmp(IntCC::UnsignedLessThan, i, len);
+                let at_block = self.b.create_block();
+                self.b.ins().brif(in_bounds, at_block, &[], slow, &[]);
+                self.b.switch_to_block(at_block);
+                let items = self.b.ins().load(types::I64, FLAGS, obj, layout::ARRAY_PTR as i32);
+                let offset = self.b.ins().imul_imm_s(i, layout::VALUE_SIZE as i64);
+                let at = self.b.ins().iadd(items, offset);
+                let etag = self.b.ins().uload8(types::I64, FLAGS, at, layout::VALUE_TAG as i32);
+                if op == ArrayOp::Get {
+                    let epay = self.b.ins().load(types::I64, FLAGS, at, layout::VALUE_PAYLOAD as i32);
+                    match ret {
+                        Type::Box => {
+                            self.retain(etag, epay);
+                            self.b.ins().jump(done, &[BlockArg::Value(etag), BlockArg::Value(epay)]);
+                        }
+                        ty => {
+                            let want = match ty {
+                                Type::I64 => layout::TAG_I64,
+                                Type::F64 => layout::TAG_F64,
+                                _ => layout::TAG_BOOL,
+                            };
+                            let fits = self.b.ins().icmp_imm_s(IntCC::Equal, etag, want as i64);
+                            let take = self.b.create_block();
+                            self.b.ins().brif(fits, take, &[], slow, &[]);
+                            self.b.switch_to_block(take);
+                            let v = self.payload_as(epay, ty);
+                            self.b.ins().jump(done, &[BlockArg::Value(v)]);
+                        }
+                    }
+                } else {
+                    // Replacing an object would release it: the runtime does that.
+                    let old_obj = self.b.ins().icmp_imm_s(IntCC::Equal, etag, layout::TAG_OBJ as i64);
+                    let store = self.b.create_block();
+                    self.b.ins().brif(old_obj, slow, &[], store, &[]);
+                    self.b.switch_to_block(store);
+                    self.store_element(at, all[2]);
+                    let args = null(self);
+                    self.b.ins().jump(done, &args);
+                }
+            }
+            ArrayOp::Push => {
+                let cap = self.b.ins().load(types::I64, FLAGS, obj, layout::ARRAY_CAP as i32);
+                let room = self.b.ins().icmp(IntCC::UnsignedLessThan, len, cap);
+                let store = self.b.create_block();
+                self.b.ins().brif(room, store, &[], slow, &[]);
+                self.b.switch_to_block(store);
+                let items = self.b.ins().load(types::I64, FLAGS, obj, layout::ARRAY_PTR as i32);
+                let offset = self.b.ins().imul_imm_s(len, layout::VALUE_SIZE as i64);
+                let at = self.b.ins().iadd(items, offset);
+                self.store_element(at, all[1]);
+                let len = self.b.ins().iadd_imm_s(len, 1);
+                self.b.ins().store(FLAGS, len, obj, layout::ARRAY_LEN as i32);
+                let args = null(self);
+                self.b.ins().jump(done, &args);
+            }
+        }
+        self.b.switch_to_block(slow);
+        self.b.set_cold_block(slow);
+        let repr = self.dynamic(kind, all, result, ret, None);
+        let mut values = Vec::new();
+        if result.is_some() {
+            repr.push_to(&mut values);
+        }
+        let args: Vec<BlockArg> = values.into_iter().map(BlockArg::Value).collect();
+        self.b.ins().jump(done, &args);
+        self.b.switch_to_block(done);
+        match params.as_slice() {
+            [] => Repr::Unset,
+            [v] => Repr::Scalar(*v),
+            [t, p] => Repr::Box(*t, *p),
+            _ => unreachable!("one value"),
+        }
+    }
+
+    /// Stores `v` (a new reference) into the element at address `at`.
+    fn store_element(&mut self, at: ir::Value, v: Value) {
+        let (t, p) = self.as_box(v);
+        if self.ty(v) == Type::Box {
+            self.retain(t, p);
+        }
+        let tag = self.b.ins().ireduce(types::I8, t);
+        self.b.ins().store(FLAGS, tag, at, layout::VALUE_TAG as i32);
+        self.b.ins().store(FLAGS, p, at, layout::VALUE_PAYLOAD as i32);
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ArrayOp {
+    Get,
+    Set,
+    Length,
+    Push,
+}
+
+fn push_abi_types(out: &mut Vec<ir::Type>, ty: Type) {
+    out.push(scalar_type(ty));
+    if ty == Type::Box {
+        out.push(types::I64);
+    }
+}
+
+/// A boxcall's method resolved for the runtime.
+fn method_ref(program: &Program, method: mir::Sym) -> MethodRef {
+    MethodRef { sym: method, builtin: Method::from_name(program.module().sym(method)) }
+}
+
+fn int_cc(op: CompareOp, signed: bool) -> IntCC {
+    match (op, signed) {
+        (CompareOp::Eq, _) => IntCC::Equal,
+        (CompareOp::Ne, _) => IntCC::NotEqual,
+        (CompareOp::Lt, true) => IntCC::SignedLessThan,
+        (CompareOp::Le, true) => IntCC::SignedLessThanOrEqual,
+        (CompareOp::Gt, true) => IntCC::SignedGreaterThan,
+        (CompareOp::Ge, true) => IntCC::SignedGreaterThanOrEqual,
+        (CompareOp::Lt, false) => IntCC::UnsignedLessThan,
+        (CompareOp::Le, false) => IntCC::UnsignedLessThanOrEqual,
+        (CompareOp::Gt, false) => IntCC::UnsignedGreaterThan,
+        (CompareOp::Ge, false) => IntCC::UnsignedGreaterThanOrEqual,
+    }
+}
+
+/// IEEE comparisons: `ne` holds for NaN, the ordering ones do not.
+fn float_cc(op: CompareOp) -> FloatCC {
+    match op {
+        CompareOp::Eq => FloatCC::Equal,
+        CompareOp::Ne => FloatCC::NotEqual,
+        CompareOp::Lt => FloatCC::LessThan,
+        CompareOp::Le => FloatCC::LessThanOrEqual,
+        CompareOp::Gt => FloatCC::GreaterThan,
+        CompareOp::Ge => FloatCC::GreaterThanOrEqual,
+    }
+}
