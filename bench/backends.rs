@@ -1,5 +1,5 @@
 //! Backends in-process: compiling a 100,000-instruction module to
-//! bytecode, and running small programs on every backend.
+//! bytecode and to native code, and running small programs on every backend.
 //!
 //! Run: `cargo bench --bench backends`.
 
@@ -18,6 +18,10 @@ fn compile(c: &mut Criterion) {
     let insts = program.module().inst_count();
     group.bench_function(BenchmarkId::new("bytecode", insts), |b| {
         b.iter(|| vm::compile(black_box(&program)).expect("compiles"))
+    });
+    group.sample_size(10);
+    group.bench_function(BenchmarkId::new("native", insts), |b| {
+        b.iter(|| jit::compile(black_box(&program), false).expect("compiles"))
     });
     group.finish();
 }

@@ -9,6 +9,7 @@ Called by bench/compare.sh, which builds mir13 and installs the tools.
 """
 
 import csv
+import math
 import json
 import os
 import platform
@@ -26,7 +27,7 @@ MIR13 = ROOT / "target" / "release" / "mir13"
 OUT = BENCH / "out"
 
 # Every mir13 backend this build has.
-BACKENDS = ["interp"]
+BACKENDS = ["interp", "vm", "jit"]
 
 
 @dataclass
@@ -158,7 +159,7 @@ def criterion(bench):
 
 def main():
     quick = "--quick" in sys.argv
-    runs = 3 if quick else 10
+    runs = 3 if quick else 5
     rows = []  # (program, runner, median, mean, checksum)
     failures = []
     for program in PROGRAMS:
@@ -179,7 +180,7 @@ def main():
         scaling.append((label, median))
         print(f"{label:30} {median * 1000:10.1f} ms", flush=True)
 
-    frontend = criterion("frontend")
+    frontend = criterion("frontend") + criterion("backends")
     for name, ns in frontend:
         print(f"{name:30} {ns / 1e6:10.1f} ms", flush=True)
 
@@ -191,6 +192,43 @@ def main():
     if failures:
         print("\n".join(failures), file=sys.stderr)
         sys.exit(1)
+
+
+def geomean(ratios):
+    ratios = [r for r in ratios if r]
+    return math.exp(sum(math.log(r) for r in ratios) / len(ratios)) if ratios else None
+
+
+def targets(table):
+    """(target, measured, goal) rows for the issues' performance targets."""
+    def ratio(program, a, b):
+        x, y = table.get((program, a)), table.get((program, b))
+        return x / y if x and y else None
+
+    def show(r, fmt="{:.2f}x"):
+        return fmt.format(r) if r else "—"
+
+    names = [p.name for p in PROGRAMS if (p.name, "interp") in table and (p.name, "vm") in table]
+    core = ["fib", "loop", "array", "nbody", "spectralnorm"]
+    rows = [
+        ("vm speed-up over interp, geometric mean", show(geomean([ratio(n, "interp", "vm") for n in names])), "≥ 4x"),
+        ("slowest vm/interp ratio", show(max((ratio(n, "vm", "interp") or 0) for n in names)), "≤ 1"),
+        ("jit speed-up over vm (fib loop array nbody spectralnorm)",
+         show(geomean([ratio(n, "vm", "jit") for n in core])), "≥ 10x"),
+    ]
+    for n in ["fib", "loop"]:
+        rows.append((f"{n}: vm / Lua 5.4", show(ratio(n, "vm", "lua")), "< 1"))
+    for n in ["array", "nbody", "spectralnorm", "strings", "map", "sort", "matmul_naive"]:
+        rows.append((f"{n}: vm / Lua 5.4", show(ratio(n, "vm", "lua")), "≤ 1.5"))
+    rows += [
+        ("fib: jit / Rust", show(ratio("fib", "jit", "rust")), "≤ 1.5"),
+        ("fib: jit / LuaJIT", show(ratio("fib", "jit", "luajit")), "< 1"),
+        ("loop: jit / Rust", show(ratio("loop", "jit", "rust")), "≤ 1.3"),
+        ("array: jit / Rust", show(ratio("array", "jit", "rust")), "≤ 1.5"),
+        ("matmul 1024: jit / NumPy", show(ratio("matmul", "jit", "python")), "≤ 1.25 (80% of NumPy's GFLOP/s)"),
+        ("elementwise: jit / NumPy", show(ratio("elementwise", "jit", "python")), "≤ 2"),
+    ]
+    return rows
 
 
 def write_markdown(rows, scaling, frontend, runs):
@@ -227,11 +265,14 @@ def write_markdown(rows, scaling, frontend, runs):
         cells = [f"{table[(program.name, r)] / base:.2f}" if (program.name, r) in table and base else "—"
                  for r in runners]
         lines.append(f"| {program.name} | " + " | ".join(cells) + " |")
+    lines += ["", "## Targets", "", "| target | measured | goal |", "|---|---:|---|"]
+    lines += [f"| {name} | {value} | {goal} |" for name, value, goal in targets(table)]
     lines += ["", "## Scaling and single comparisons", "", "| run | median (ms) |", "|---|---:|"]
     lines += [f"| {label} | {median * 1000:.1f} |" for label, median in scaling]
-    lines += ["", "## Front end (criterion, in-process)", "",
-              "Parse + verify + analyses (CFG, dominators, types, liveness, drop plan) of a generated",
-              "module of ordinary code (`cargo bench --bench frontend`):", "",
+    lines += ["", "## Compile times (criterion, in-process)", "",
+              "`frontend/*`: parse + verify + analyses (CFG, dominators, types, liveness, drop plan) of a",
+              "generated module of ordinary code (`cargo bench --bench frontend`); `compile/*`: that module",
+              "to bytecode and to native code; `run/*`: small runs in-process (`cargo bench --bench backends`).", "",
               "| benchmark | ms per iteration | instructions per ms |", "|---|---:|---:|"]
     for name, ns in frontend:
         insts = int(name.rsplit("/", 1)[1])

@@ -131,7 +131,7 @@ impl Engine {
             program: Arc::new(program),
             host: Arc::new(self.host.clone()),
             bytecode: OnceLock::new(),
-            native: OnceLock::new(),
+            native: [OnceLock::new(), OnceLock::new()],
         })
     }
 }
@@ -194,8 +194,9 @@ pub struct Loaded {
     host: Arc<HostRegistry>,
     /// The VM's code, compiled on first use.
     bytecode: OnceLock<Result<vm::Compiled, vm::CompileError>>,
-    /// The JIT's code, compiled on first use.
-    native: OnceLock<Result<jit::JitCode, jit::JitError>>,
+    /// The JIT's code, compiled on first use: unmetered, and metered for
+    /// runs with a fuel limit.
+    native: [OnceLock<Result<jit::JitCode, jit::JitError>>; 2],
 }
 
 impl Loaded {
@@ -218,8 +219,10 @@ impl Loaded {
         let failed = |e: String| Box::new(Failure::Backend(e));
         let (result, stats) = match backend {
             Backend::Jit => {
-                let code = self.native_code().map_err(|e| failed(e.to_string()))?;
-                let (program, host, config) = (Arc::clone(&self.program), Arc::clone(&self.host), options.config.clone());
+                let metered = options.config.fuel.is_some();
+                let code = self.native_code(metered).map_err(|e| failed(e.to_string()))?;
+                let (program, host, config) =
+                    (Arc::clone(&self.program), Arc::clone(&self.host), options.config.clone());
                 jit::on_jit_thread(options.config.max_depth, move || {
                     let mut rt = runtime::Runtime::new(Arc::clone(&program), host, config, io);
                     let result = jit::run(code, &program, &mut rt);
@@ -256,7 +259,7 @@ impl Loaded {
     /// The backend that runs when `requested` is asked for: the VM stands
     /// in for the JIT where Cranelift cannot target the machine.
     pub fn backend_for(&self, requested: Backend) -> Backend {
-        match (requested, self.native_code()) {
+        match (requested, self.native_code(false)) {
             (Backend::Jit, Err(jit::JitError::Unsupported(_))) => Backend::Vm,
             _ => requested,
         }
@@ -264,15 +267,19 @@ impl Loaded {
 
     /// Why the JIT cannot run on this machine, if it cannot.
     pub fn jit_unsupported(&self) -> Option<String> {
-        match self.native_code() {
+        match self.native_code(false) {
             Err(e @ jit::JitError::Unsupported(_)) => Some(e.to_string()),
             _ => None,
         }
     }
 
-    /// The program compiled by the JIT (compiled once, on first use).
-    pub fn native_code(&self) -> Result<&jit::JitCode, jit::JitError> {
-        self.native.get_or_init(|| jit::compile(&self.program)).as_ref().map_err(Clone::clone)
+    /// The program compiled by the JIT, metered or not (see
+    /// [`jit::compile`]); each is compiled once, on first use.
+    pub fn native_code(&self, metered: bool) -> Result<&jit::JitCode, jit::JitError> {
+        self.native[metered as usize]
+            .get_or_init(|| jit::compile(&self.program, metered))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// The program compiled for the VM (compiled once, on first use).

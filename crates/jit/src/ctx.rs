@@ -20,8 +20,6 @@ pub struct Ctx {
     pub depth: u32,
     /// Calls deeper than this trap `stack overflow`.
     pub max_depth: u32,
-    /// Function id of each call in progress, by depth, for backtraces.
-    pub shadow: *mut u32,
     /// Lowest native stack address compiled code may reach.
     pub stack_limit: usize,
     /// Nonzero once a trap is recorded: every caller returns at once.
@@ -57,7 +55,6 @@ pub const FUEL: i32 = offset_of!(Ctx, fuel) as i32;
 pub const INTERRUPT: i32 = offset_of!(Ctx, interrupt) as i32;
 pub const DEPTH: i32 = offset_of!(Ctx, depth) as i32;
 pub const MAX_DEPTH: i32 = offset_of!(Ctx, max_depth) as i32;
-pub const SHADOW: i32 = offset_of!(Ctx, shadow) as i32;
 pub const STACK_LIMIT: i32 = offset_of!(Ctx, stack_limit) as i32;
 pub const TRAPPED: i32 = offset_of!(Ctx, trapped) as i32;
 pub const STRINGS: i32 = offset_of!(Ctx, strings) as i32;

@@ -48,7 +48,8 @@ unsafe fn rt<'a>(ctx: *mut Ctx) -> &'a mut Runtime {
     unsafe { &mut *(*ctx).rt }
 }
 
-/// Records `trap` with the calls in progress, unless a trap is recorded.
+/// Records `trap`, unless a trap is recorded. Its backtrace fills in as
+/// the frames return (see [`mir13_unwind`]).
 ///
 /// # Safety
 /// `ctx` is the live context of the current run.
@@ -56,15 +57,24 @@ unsafe fn record(ctx: *mut Ctx, trap: Trap) {
     // SAFETY: the context is live and no other reference to it is in use.
     let ctx = unsafe { &mut *ctx };
     if ctx.trap.is_none() {
-        let backtrace = (0..ctx.depth as usize)
-            .rev()
-            // SAFETY: `shadow` has `max_depth` entries and `depth <= max_depth`;
-            // `names` has one entry per function id.
-            .map(|d| unsafe { (*ctx.names.add(*ctx.shadow.add(d) as usize)).clone() })
-            .collect();
-        ctx.trap = Some(TrapReport { trap, backtrace });
+        ctx.trap = Some(TrapReport { trap, backtrace: Vec::new() });
     }
     ctx.trapped = 1;
+}
+
+/// Adds function `func` to the backtrace of the recorded trap: a frame
+/// leaving because of a trap calls this on its way out, innermost first.
+///
+/// # Safety
+/// Called by compiled code with the live context.
+pub unsafe extern "C" fn mir13_unwind(ctx: *mut Ctx, func: u32) {
+    // SAFETY: the context is live; `names` has an entry per function id.
+    let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
+        let ctx = &mut *ctx;
+        if let Some(report) = ctx.trap.as_mut() {
+            report.backtrace.push((*ctx.names.add(func as usize)).clone());
+        }
+    }));
 }
 
 /// Runs a helper body; a trap or a panic is recorded and reported.
@@ -384,27 +394,40 @@ unsafe fn dynamic(ctx: *mut Ctx, index: usize, site: &Site, args: &[Value]) -> R
 enum Target {
     Builtin(Method),
     /// `getField`/`setField` on a user box, with the field's slot.
-    Field { obj: ObjRef, slot: usize, set: bool },
+    Field {
+        obj: ObjRef,
+        slot: usize,
+        set: bool,
+    },
     /// A MIR function: a user method (with the receiver) or `FunctionBox.call`.
-    Mir { func: FuncId, with_receiver: bool },
+    Mir {
+        func: FuncId,
+        with_receiver: bool,
+    },
 }
 
 /// Dispatches a boxcall, through the site's inline cache for user boxes.
 ///
 /// # Safety
 /// The live context.
-unsafe fn dispatch(ctx: *mut Ctx, index: usize, site: &Site, recv: Value, method: runtime::MethodRef) -> Result<Target, Stop> {
+unsafe fn dispatch(
+    ctx: *mut Ctx,
+    index: usize,
+    site: &Site,
+    recv: Value,
+    method: runtime::MethodRef,
+) -> Result<Target, Stop> {
     // SAFETY: the live context; no call into compiled code here.
     let (rt, caches) = unsafe { (rt(ctx), &mut (*ctx).caches) };
     let user = recv.as_obj().filter(|o| o.kind() == runtime::Kind::User);
     let class = user.map(|o| o.user().class);
-    if let (Some(obj), Some(class), Some((cached, target))) = (user, class, caches[index]) {
-        if class == cached {
-            return Ok(match target {
-                CacheTarget::Method(func) => Target::Mir { func, with_receiver: true },
-                CacheTarget::Field(slot) => Target::Field { obj, slot, set: method.builtin == Some(Method::SetField) },
-            });
-        }
+    if let (Some(obj), Some(class), Some((cached, target))) = (user, class, caches[index])
+        && class == cached
+    {
+        return Ok(match target {
+            CacheTarget::Method(func) => Target::Mir { func, with_receiver: true },
+            CacheTarget::Field(slot) => Target::Field { obj, slot, set: method.builtin == Some(Method::SetField) },
+        });
     }
     let dispatch = rt.dispatch(recv, method)?;
     Ok(match (dispatch, user, class) {
@@ -426,4 +449,3 @@ unsafe fn dispatch(ctx: *mut Ctx, index: usize, site: &Site, recv: Value, method
         (Dispatch::Builtin(m), _, _) => Target::Builtin(m),
     })
 }
-

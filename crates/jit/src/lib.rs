@@ -46,6 +46,14 @@ pub struct JitCode {
     strings: Vec<String>,
     hosts: Vec<String>,
     names: Vec<String>,
+    metered: bool,
+}
+
+impl JitCode {
+    /// Whether the code charges fuel (see [`compile`]).
+    pub fn metered(&self) -> bool {
+        self.metered
+    }
 }
 
 impl Drop for JitCode {
@@ -58,15 +66,18 @@ impl Drop for JitCode {
     }
 }
 
-/// Compiles every function of `program`.
-pub fn compile(program: &Program) -> Result<JitCode, JitError> {
-    build(program, None)
+/// Compiles every function of `program`. `metered` code charges fuel at
+/// every safepoint, as runs with a fuel limit need; other code only polls
+/// the interrupt flag there (as wasmtime, fuel is a compile-time choice).
+pub fn compile(program: &Program, metered: bool) -> Result<JitCode, JitError> {
+    build(program, metered, None)
 }
 
-/// The Cranelift IR of every function of `program`, for `mir13 dump --clif`.
+/// The Cranelift IR of every function of `program` (unmetered), for
+/// `mir13 dump --clif`.
 pub fn clif(program: &Program) -> Result<String, JitError> {
     let mut text = String::new();
-    build(program, Some(&mut text))?;
+    build(program, false, Some(&mut text))?;
     Ok(text)
 }
 
@@ -74,7 +85,7 @@ fn codegen(e: impl std::fmt::Debug) -> JitError {
     JitError::Codegen(format!("{e:?}"))
 }
 
-fn build(program: &Program, mut clif: Option<&mut String>) -> Result<JitCode, JitError> {
+fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Result<JitCode, JitError> {
     let isa_builder = cranelift_native::builder().map_err(|m| JitError::Unsupported(m.to_string()))?;
     let mut flags = settings::builder();
     for (name, value) in [
@@ -89,7 +100,8 @@ fn build(program: &Program, mut clif: Option<&mut String>) -> Result<JitCode, Ji
     }
     let isa = isa_builder.finish(settings::Flags::new(flags)).map_err(|e| JitError::Unsupported(e.to_string()))?;
     let mut jb = JITBuilder::with_isa(isa, default_libcall_names());
-    let symbols: [(&str, *const u8); 7] = [
+    let symbols: [(&str, *const u8); 8] = [
+        ("mir13_unwind", helpers::mir13_unwind as *const u8),
         ("mir13_trap", helpers::mir13_trap as *const u8),
         ("mir13_unbox_failed", helpers::mir13_unbox_failed as *const u8),
         ("mir13_safepoint", helpers::mir13_safepoint as *const u8),
@@ -109,6 +121,7 @@ fn build(program: &Program, mut clif: Option<&mut String>) -> Result<JitCode, Ji
     };
     let helpers = Helpers {
         trap: import("mir13_trap", &[i64t, i32t], &[])?,
+        unwind: import("mir13_unwind", &[i64t, i32t], &[])?,
         unbox_failed: import("mir13_unbox_failed", &[i64t, i32t, i64t, i64t], &[])?,
         safepoint: import("mir13_safepoint", &[i64t], &[i32t])?,
         release: import("mir13_release", &[i64t, i64t], &[i32t])?,
@@ -135,7 +148,7 @@ fn build(program: &Program, mut clif: Option<&mut String>) -> Result<JitCode, Ji
         cx.func.signature = signature(&module, func);
         cx.func.name = UserFuncName::user(0, i as u32);
         let b = FunctionBuilder::new(&mut cx.func, &mut fcx);
-        FnTranslator::new(program, id, b, &mut module, &helpers, &ids, &mut tables).translate();
+        FnTranslator::new(program, id, b, &mut module, &helpers, &ids, &mut tables, metered).translate();
         if let Some(text) = clif.as_deref_mut() {
             let _ = writeln!(text, "; @{name}\n{}", cx.func.display());
         }
@@ -159,6 +172,7 @@ fn build(program: &Program, mut clif: Option<&mut String>) -> Result<JitCode, Ji
         strings: tables.strings,
         hosts: tables.hosts,
         names,
+        metered,
     })
 }
 
@@ -246,7 +260,9 @@ pub fn on_jit_thread<R: Send>(max_depth: u32, body: impl FnOnce() -> R + Send) -
 ///
 /// # Panics
 /// If `program` has no `@main`; callers check first.
+/// Unmetered code must not run with a fuel limit.
 pub fn run(code: &JitCode, program: &Program, rt: &mut Runtime) -> Result<Option<i64>, TrapReport> {
+    assert!(code.metered || !rt.has_fuel_limit(), "a run with a fuel limit needs metered code");
     let main = program.main().expect("the caller checked that @main exists");
     let no_trace = |trap| TrapReport { trap, backtrace: Vec::new() };
     let mut strings = Vec::with_capacity(code.strings.len());
@@ -254,10 +270,6 @@ pub fn run(code: &JitCode, program: &Program, rt: &mut Runtime) -> Result<Option
         strings.push(rt.new_string(text.clone()).map_err(no_trace)?);
     }
     let hosts = code.hosts.iter().map(|name| rt.host_id(name).expect("verified host function")).collect();
-    // Every call in progress has a backtrace entry; a limit above what the
-    // stack holds would trap on the native stack check instead.
-    let max_depth = rt.max_depth.min((MAX_STACK / 64) as u32);
-    let mut shadow = vec![0u32; max_depth as usize + 1];
     let stack_limit = match STACK_LIMIT.get() {
         0 => {
             // Not on a JIT thread: assume the 2 MiB of a spawned thread.
@@ -271,8 +283,7 @@ pub fn run(code: &JitCode, program: &Program, rt: &mut Runtime) -> Result<Option
         fuel,
         interrupt,
         depth: 0,
-        max_depth,
-        shadow: shadow.as_mut_ptr(),
+        max_depth: rt.max_depth,
         stack_limit,
         trapped: 0,
         strings: strings.as_ptr(),

@@ -28,6 +28,7 @@ use std::collections::HashMap;
 /// The runtime helpers, as declared in the module.
 pub(crate) struct Helpers {
     pub trap: ClifFunc,
+    pub unwind: ClifFunc,
     pub unbox_failed: ClifFunc,
     pub safepoint: ClifFunc,
     pub release: ClifFunc,
@@ -122,13 +123,21 @@ pub(crate) struct FnTranslator<'a, 'b> {
     /// Compiled MIR functions, by id.
     pub funcs: &'a [ClifFunc],
     pub tables: &'a mut Tables,
+    /// Whether safepoints charge fuel (only runs with a fuel limit need it).
+    metered: bool,
     imported: HashMap<ClifFunc, ir::FuncRef>,
     vals: EntityVec<Value, Repr>,
     blocks: EntityVec<Block, ir::Block>,
     ctx: ir::Value,
     /// `Ctx::depth` on entry, restored on return.
     depth: ir::Value,
+    /// `Ctx::fuel` and `Ctx::interrupt`, loaded once on entry.
+    fuel_at: ir::Value,
+    flag_at: ir::Value,
+    /// Where a frame leaves after a trap: it adds itself to the backtrace.
     trap_exit: ir::Block,
+    /// Returns zeros; for traps before the frame counts as entered.
+    trap_return: ir::Block,
     args_slot: Option<ir::StackSlot>,
     out_slot: Option<ir::StackSlot>,
 }
@@ -143,6 +152,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         helpers: &'a Helpers,
         funcs: &'a [ClifFunc],
         tables: &'a mut Tables,
+        metered: bool,
     ) -> Self {
         let func = program.func(id);
         let info = program.info(id);
@@ -156,16 +166,21 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             helpers,
             funcs,
             tables,
+            metered,
             imported: HashMap::new(),
             vals: EntityVec::filled(func.values.len(), Repr::Unset),
             blocks: EntityVec::filled(func.blocks.len(), ir::Block::from_u32(0)),
             ctx: ir::Value::from_u32(0),
             depth: ir::Value::from_u32(0),
+            fuel_at: ir::Value::from_u32(0),
+            flag_at: ir::Value::from_u32(0),
             trap_exit: ir::Block::from_u32(0),
+            trap_return: ir::Block::from_u32(0),
             args_slot: None,
             out_slot: None,
         };
         t.trap_exit = t.b.create_block();
+        t.trap_return = t.b.create_block();
         t
     }
 
@@ -216,6 +231,11 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         }
         self.b.switch_to_block(self.trap_exit);
         self.b.set_cold_block(self.trap_exit);
+        let id = self.b.ins().iconst(types::I32, self.id.as_u32() as i64);
+        self.call(self.helpers.unwind, &[self.ctx, id]);
+        self.b.ins().jump(self.trap_return, &[]);
+        self.b.switch_to_block(self.trap_return);
+        self.b.set_cold_block(self.trap_return);
         let zeros: Vec<ir::Value> = match self.func.ret {
             None => Vec::new(),
             Some(Type::F64) => vec![self.b.ins().f64const(0.0)],
@@ -228,25 +248,22 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.b.finalize(self.module.target_config());
     }
 
-    /// Depth and native-stack checks, the backtrace entry, the entry safepoint.
+    /// Depth and native-stack checks (a frame that fails them was never
+    /// entered: it is not in the backtrace), then the entry safepoint.
     fn prologue(&mut self) {
         let depth = self.b.ins().load(types::I32, FLAGS, self.ctx, ctx::DEPTH);
         let max = self.b.ins().load(types::I32, FLAGS, self.ctx, ctx::MAX_DEPTH);
         let too_deep = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, depth, max);
-        self.trap_if(too_deep, TRAP_STACK_OVERFLOW);
+        self.trap_if(too_deep, TRAP_STACK_OVERFLOW, self.trap_return);
         let sp = self.b.ins().get_stack_pointer(types::I64);
         let limit = self.b.ins().load(types::I64, FLAGS, self.ctx, ctx::STACK_LIMIT);
         let no_stack = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
-        self.trap_if(no_stack, TRAP_STACK_OVERFLOW);
-        let shadow = self.b.ins().load(types::I64, FLAGS, self.ctx, ctx::SHADOW);
-        let depth64 = self.b.ins().uextend(types::I64, depth);
-        let offset = self.b.ins().ishl_imm_u(depth64, 2);
-        let slot = self.b.ins().iadd(shadow, offset);
-        let id = self.b.ins().iconst(types::I32, self.id.as_u32() as i64);
-        self.b.ins().store(FLAGS, id, slot, 0);
+        self.trap_if(no_stack, TRAP_STACK_OVERFLOW, self.trap_return);
         let deeper = self.b.ins().iadd_imm_s(depth, 1);
         self.b.ins().store(FLAGS, deeper, self.ctx, ctx::DEPTH);
         self.depth = depth;
+        self.fuel_at = self.b.ins().load(types::I64, FLAGS, self.ctx, ctx::FUEL);
+        self.flag_at = self.b.ins().load(types::I64, FLAGS, self.ctx, ctx::INTERRUPT);
         self.safepoint();
     }
 
@@ -278,8 +295,8 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.b.switch_to_block(cont);
     }
 
-    /// Records trap `code` and leaves when `cond` holds.
-    fn trap_if(&mut self, cond: ir::Value, code: u32) {
+    /// Records trap `code` and leaves through `exit` when `cond` holds.
+    fn trap_if(&mut self, cond: ir::Value, code: u32, exit: ir::Block) {
         let trap = self.b.create_block();
         let cont = self.b.create_block();
         self.b.ins().brif(cond, trap, &[], cont, &[]);
@@ -287,7 +304,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.b.set_cold_block(trap);
         let code = self.b.ins().iconst(types::I32, code as i64);
         self.call(self.helpers.trap, &[self.ctx, code]);
-        self.b.ins().jump(self.trap_exit, &[]);
+        self.b.ins().jump(exit, &[]);
         self.b.switch_to_block(cont);
     }
 
@@ -297,26 +314,26 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.leave_if(trapped);
     }
 
-    /// A safepoint: the fuel and interrupt checks inline, the rest in the runtime.
+    /// A safepoint: the interrupt flag (and the fuel, when metered) checked
+    /// inline; the runtime does the rest.
     fn safepoint(&mut self) {
-        let fuel_at = self.b.ins().load(types::I64, FLAGS, self.ctx, ctx::FUEL);
-        let fuel = self.b.ins().load(types::I64, FLAGS, fuel_at, 0);
-        let flag_at = self.b.ins().load(types::I64, FLAGS, self.ctx, ctx::INTERRUPT);
-        let flag = self.b.ins().load(types::I8, FLAGS, flag_at, 0);
-        let empty = self.b.ins().icmp_imm_s(IntCC::Equal, fuel, 0);
-        let raised = self.b.ins().icmp_imm_s(IntCC::NotEqual, flag, 0);
-        let slow_needed = self.b.ins().bor(empty, raised);
+        let flag = self.b.ins().load(types::I8, FLAGS, self.flag_at, 0);
         let slow = self.b.create_block();
-        let fast = self.b.create_block();
         let cont = self.b.create_block();
-        self.b.ins().brif(slow_needed, slow, &[], fast, &[]);
-        self.b.switch_to_block(fast);
-        // Unlimited fuel (u64::MAX) is never charged.
-        let limited = self.b.ins().icmp_imm_s(IntCC::NotEqual, fuel, -1);
-        let charge = self.b.ins().uextend(types::I64, limited);
-        let left = self.b.ins().isub(fuel, charge);
-        self.b.ins().store(FLAGS, left, fuel_at, 0);
-        self.b.ins().jump(cont, &[]);
+        if self.metered {
+            let fuel = self.b.ins().load(types::I64, FLAGS, self.fuel_at, 0);
+            let empty = self.b.ins().icmp_imm_s(IntCC::Equal, fuel, 0);
+            let raised = self.b.ins().icmp_imm_s(IntCC::NotEqual, flag, 0);
+            let slow_needed = self.b.ins().bor(empty, raised);
+            let fast = self.b.create_block();
+            self.b.ins().brif(slow_needed, slow, &[], fast, &[]);
+            self.b.switch_to_block(fast);
+            let left = self.b.ins().iadd_imm_s(fuel, -1);
+            self.b.ins().store(FLAGS, left, self.fuel_at, 0);
+            self.b.ins().jump(cont, &[]);
+        } else {
+            self.b.ins().brif(flag, slow, &[], cont, &[]);
+        }
         self.b.switch_to_block(slow);
         self.b.set_cold_block(slow);
         self.call_checked(self.helpers.safepoint, &[self.ctx]);
@@ -431,7 +448,8 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     /// Whether the edge only passes values (nothing to retain or release).
     fn edge_is_plain(&self, block: Block, dest: Block) -> bool {
         let plan = self.info.drops.edge(block, self.succ_index(block, dest));
-        plan.releases.is_empty() && self.phi_entries(block, dest).iter().all(|&(v, moved)| moved || self.ty(v) != Type::Box)
+        plan.releases.is_empty()
+            && self.phi_entries(block, dest).iter().all(|&(v, moved)| moved || self.ty(v) != Type::Box)
     }
 
     /// Emits an edge's work at the current position, then jumps: phi
@@ -564,8 +582,11 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             }
             InstData::BinOp { op, args: [a, b] } => {
                 let (x, y) = (self.scalar(a), self.scalar(b));
-                let v = match self.ty(a) {
-                    Type::F64 => self.binop_f64(op, x, y),
+                let v = match (self.ty(a), op, self.const_i64(b)) {
+                    (Type::F64, ..) => self.binop_f64(op, x, y),
+                    // A constant divisor other than 0 and -1 cannot trap.
+                    (_, BinaryOp::Div, Some(k)) if k != 0 && k != -1 => self.b.ins().sdiv(x, y),
+                    (_, BinaryOp::Rem, Some(k)) if k != 0 && k != -1 => self.b.ins().srem(x, y),
                     _ => self.binop_int(op, x, y),
                 };
                 self.set(inst, Repr::Scalar(v));
@@ -668,12 +689,12 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             BinaryOp::Ushr => self.b.ins().ushr(x, y),
             BinaryOp::Div | BinaryOp::Rem => {
                 let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
-                self.trap_if(zero, TRAP_DIVISION_BY_ZERO);
+                self.trap_if(zero, TRAP_DIVISION_BY_ZERO, self.trap_exit);
                 let minus_one = self.b.ins().icmp_imm_s(IntCC::Equal, y, -1);
                 if op == BinaryOp::Div {
                     let min = self.b.ins().icmp_imm_s(IntCC::Equal, x, i64::MIN);
                     let overflow = self.b.ins().band(min, minus_one);
-                    self.trap_if(overflow, TRAP_INTEGER_OVERFLOW);
+                    self.trap_if(overflow, TRAP_INTEGER_OVERFLOW, self.trap_exit);
                     self.b.ins().sdiv(x, y)
                 } else {
                     // `MIN % -1` is 0; any `x % -1` is, so divide by 1 instead.
@@ -714,7 +735,12 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         };
         if ty != Type::Box {
             // A scalar's class is known here.
-            let is = matches!((ty, tag), (Type::I64, Some(layout::TAG_I64)) | (Type::F64, Some(layout::TAG_F64)) | (Type::Bool, Some(layout::TAG_BOOL)));
+            let is = matches!(
+                (ty, tag),
+                (Type::I64, Some(layout::TAG_I64))
+                    | (Type::F64, Some(layout::TAG_F64))
+                    | (Type::Bool, Some(layout::TAG_BOOL))
+            );
             return Repr::Scalar(self.b.ins().iconst(types::I8, is as i64));
         }
         match tag {
@@ -875,10 +901,17 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             (true, Some(Method::Length), []) if result.is_some() && matches!(ret, Type::I64 | Type::Box) => {
                 self.array_fast(kind, &all, result, ret, ArrayOp::Length)
             }
-            (true, Some(Method::Push), &[_]) if null_ok => {
-                self.array_fast(kind, &all, result, ret, ArrayOp::Push)
-            }
+            (true, Some(Method::Push), &[_]) if null_ok => self.array_fast(kind, &all, result, ret, ArrayOp::Push),
             _ => self.dynamic(kind, &all, result, ret, const_name),
+        }
+    }
+
+    /// The value of `v` if it is an integer constant.
+    fn const_i64(&self, v: Value) -> Option<i64> {
+        let mir::ValueDef::Result(def) = self.func.values[v].def else { return None };
+        match self.func.insts[def] {
+            InstData::Const { lit: Literal::I64(n) } => Some(n),
+            _ => None,
         }
     }
 

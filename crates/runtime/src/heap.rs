@@ -15,11 +15,11 @@
 //!
 //! All `unsafe` code of the runtime's object model lives in this module.
 
+use crate::map::OrderedMap;
 use crate::matrix::MatrixBody;
 use crate::tensor::TensorBody;
 use crate::trap::Trap;
 use crate::value::Value;
-use crate::map::OrderedMap;
 use mir::{BoxId, FuncId};
 use std::cell::{Cell, UnsafeCell};
 use std::mem::ManuallyDrop;

@@ -179,7 +179,10 @@ fn chunked2<T: Elem>(dst: &mut [T], src: &[T], body: impl Fn(&mut [T], &[T]) + S
 /// Runs `body` on matching chunks of `dst`, `a` and `b`, on the pool when large.
 fn chunked3<T: Elem>(dst: &mut [T], a: &[T], b: &[T], body: impl Fn(&mut [T], &[T], &[T]) + Sync + Send) {
     if dst.len() >= PAR_ELEMS {
-        dst.par_chunks_mut(CHUNK).zip(a.par_chunks(CHUNK)).zip(b.par_chunks(CHUNK)).for_each(|((d, a), b)| body(d, a, b));
+        dst.par_chunks_mut(CHUNK)
+            .zip(a.par_chunks(CHUNK))
+            .zip(b.par_chunks(CHUNK))
+            .for_each(|((d, a), b)| body(d, a, b));
     } else {
         body(dst, a, b);
     }
@@ -316,7 +319,15 @@ fn broadcast_row<T: Elem>(o: &mut [T], a: &[T], sa: usize, b: &[T], sb: usize, f
 
 /// `out = a op b` with NumPy broadcasting; `out_shape` is
 /// [`broadcast_shape`] of the two shapes and `out` has its size.
-pub fn broadcast_new<T: Elem>(op: BinOp, a: &[T], a_shape: &[usize], b: &[T], b_shape: &[usize], out: &mut [T], out_shape: &[usize]) {
+pub fn broadcast_new<T: Elem>(
+    op: BinOp,
+    a: &[T],
+    a_shape: &[usize],
+    b: &[T],
+    b_shape: &[usize],
+    out: &mut [T],
+    out_shape: &[usize],
+) {
     if out.is_empty() {
         return;
     }
@@ -627,8 +638,7 @@ pub fn matmul<T: Elem>(a: &[T], b: &[T], out: &mut [T], m: usize, k: usize, n: u
         }
         return;
     }
-    let parallelism =
-        if threads && work >= PAR_MATMUL { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    let parallelism = if threads && work >= PAR_MATMUL { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
     let (n_, k_) = (n as isize, k as isize);
     // SAFETY: the three buffers hold exactly m*k, k*n and m*n elements,
     // addressed row-major (column stride 1, row strides k, n and n); `out`

@@ -34,7 +34,8 @@ pub const KIND_ARRAY: u8 = crate::heap::Kind::Array as u8;
 pub const ARRAY_PTR: usize =
     offset_of!(ObjBox<ArrayBody>, body) + offset_of!(ArrayBody, items) + offset_of!(ValueVec, ptr);
 /// Offset of an ArrayBox's capacity.
-pub const ARRAY_CAP: usize = offset_of!(ObjBox<ArrayBody>, body) + offset_of!(ArrayBody, items) + offset_of!(ValueVec, cap);
+pub const ARRAY_CAP: usize =
+    offset_of!(ObjBox<ArrayBody>, body) + offset_of!(ArrayBody, items) + offset_of!(ValueVec, cap);
 /// Offset of an ArrayBox's length.
 pub const ARRAY_LEN: usize =
     offset_of!(ObjBox<ArrayBody>, body) + offset_of!(ArrayBody, items) + offset_of!(ValueVec, len);

@@ -236,6 +236,11 @@ impl Runtime {
         (&mut self.fuel, self.interrupt.flag())
     }
 
+    /// Whether the run has a fuel limit.
+    pub fn has_fuel_limit(&self) -> bool {
+        self.fuel != u64::MAX
+    }
+
     /// Heap counters for `--stats`.
     pub fn stats(&self) -> Stats {
         self.heap.stats()

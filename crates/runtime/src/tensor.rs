@@ -304,9 +304,8 @@ impl Runtime {
                 Value::F64(match site.method {
                     Method::Sum => kernels::sum(&t.data),
                     Method::Mean => kernels::sum(&t.data) / t.data.len() as f64,
-                    _ => kernels::max(&t.data).ok_or_else(|| {
-                        Trap::InvalidArgument(format!("{} of an empty tensor", self.site_name(site)))
-                    })?,
+                    _ => kernels::max(&t.data)
+                        .ok_or_else(|| Trap::InvalidArgument(format!("{} of an empty tensor", self.site_name(site))))?,
                 })
             }
             Method::SumAxis | Method::Argmax => {

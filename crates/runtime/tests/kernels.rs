@@ -291,7 +291,10 @@ fn long_displays_are_summarised() {
     let x: Vec<f32> = (0..2000).map(|i| i as f32).collect();
     let mut out = String::new();
     kernels::write_nested(&x, &[2, 1000], &mut out);
-    assert_eq!(out, "[[0.0, 1.0, 2.0, ..., 997.0, 998.0, 999.0], [1000.0, 1001.0, 1002.0, ..., 1997.0, 1998.0, 1999.0]]");
+    assert_eq!(
+        out,
+        "[[0.0, 1.0, 2.0, ..., 997.0, 998.0, 999.0], [1000.0, 1001.0, 1002.0, ..., 1997.0, 1998.0, 1999.0]]"
+    );
     let mut small = String::new();
     kernels::write_nested(&[0.1f32, -2.5], &[2], &mut small);
     assert_eq!(small, "[0.1, -2.5]");

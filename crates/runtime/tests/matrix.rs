@@ -146,7 +146,10 @@ fn matrix_constructor_traps() {
         message(matrix(&mut rt, "new", &[Value::F64(1.0), Value::I64(2)])),
         "type error: MatrixBox.new argument 1: expected IntegerBox, got FloatBox"
     );
-    assert_eq!(message(matrix(&mut rt, "new", &[Value::I64(1)])), "arity mismatch: MatrixBox.new takes 2 arguments, got 1");
+    assert_eq!(
+        message(matrix(&mut rt, "new", &[Value::I64(1)])),
+        "arity mismatch: MatrixBox.new takes 2 arguments, got 1"
+    );
     let data = floats(&mut rt, &[1.0, 2.0, 3.0]);
     assert_eq!(
         message(matrix(&mut rt, "fromArray", &[Value::I64(2), Value::I64(2), data])),
@@ -187,7 +190,10 @@ fn matrix_elements() {
     call(&mut rt, m, "set", &[Value::I64(0), Value::I64(1), Value::F64(-7.5)]).unwrap();
     assert_eq!(f(call(&mut rt, m, "get", &[Value::I64(0), Value::I64(1)]).unwrap()), -7.5);
     assert_eq!(message(call(&mut rt, m, "get", &[Value::I64(2), Value::I64(0)])), "index 2 out of bounds for length 2");
-    assert_eq!(message(call(&mut rt, m, "get", &[Value::I64(0), Value::I64(-1)])), "index -1 out of bounds for length 3");
+    assert_eq!(
+        message(call(&mut rt, m, "get", &[Value::I64(0), Value::I64(-1)])),
+        "index -1 out of bounds for length 3"
+    );
     assert_eq!(
         message(call(&mut rt, m, "set", &[Value::I64(0), Value::I64(0), Value::I64(1)])),
         "type error: MatrixBox.set argument 3: expected FloatBox, got IntegerBox"
@@ -197,7 +203,10 @@ fn matrix_elements() {
     let text = call(&mut rt, m, "toString", &[]).unwrap();
     assert_eq!(text.as_str(), Some("MatrixBox([2, 3] [[1.0, -7.5, 3.0], [4.0, 5.0, 6.0]])"));
     assert_eq!(message(call(&mut rt, m, "relu", &[])), "unknown method: MatrixBox has no method 'relu'");
-    assert_eq!(message(call(&mut rt, m, "rows", &[Value::I64(1)])), "arity mismatch: MatrixBox.rows takes 0 arguments, got 1");
+    assert_eq!(
+        message(call(&mut rt, m, "rows", &[Value::I64(1)])),
+        "arity mismatch: MatrixBox.rows takes 0 arguments, got 1"
+    );
 }
 
 #[test]
@@ -292,9 +301,15 @@ fn tensor_constructors() {
 fn tensor_constructor_traps() {
     let mut rt = runtime();
     let neg = ints(&mut rt, &[2, -3]);
-    assert_eq!(message(tensor(&mut rt, "zeros", &[neg])), "invalid argument: TensorBox.zeros: dimension -3 must not be negative");
+    assert_eq!(
+        message(tensor(&mut rt, "zeros", &[neg])),
+        "invalid argument: TensorBox.zeros: dimension -3 must not be negative"
+    );
     let deep = ints(&mut rt, &[1; 33]);
-    assert_eq!(message(tensor(&mut rt, "zeros", &[deep])), "invalid argument: TensorBox.zeros: rank 33 exceeds the maximum of 32");
+    assert_eq!(
+        message(tensor(&mut rt, "zeros", &[deep])),
+        "invalid argument: TensorBox.zeros: rank 33 exceeds the maximum of 32"
+    );
     let huge = ints(&mut rt, &[1_000_000_000, 1_000_000_000]);
     assert_eq!(message(tensor(&mut rt, "zeros", &[huge])), "out of memory");
     let overflow = ints(&mut rt, &[i64::MAX, i64::MAX, i64::MAX]);
@@ -326,7 +341,10 @@ fn tensor_elements_and_reshape() {
     let bad = ints(&mut rt, &[2, 0]);
     assert_eq!(message(call(&mut rt, t, "get", &[bad])), "index 2 out of bounds for length 2");
     let short = ints(&mut rt, &[1]);
-    assert_eq!(message(call(&mut rt, t, "get", &[short])), "invalid argument: TensorBox.get: 1 indices for a tensor of rank 2");
+    assert_eq!(
+        message(call(&mut rt, t, "get", &[short])),
+        "invalid argument: TensorBox.get: 1 indices for a tensor of rank 2"
+    );
     let r = ints(&mut rt, &[3, -1]);
     let reshaped = call(&mut rt, t, "reshape", &[r]).unwrap();
     assert_eq!(show(&mut rt, reshaped), "TensorBox([3, 2] [[1.0, 0.1], [3.0, 4.0], [5.0, 6.0]])");
@@ -407,21 +425,42 @@ fn tensor_activations() {
     let want: Vec<f32> = [-1.0f32, 0.0, 0.5, 2.0].iter().map(|&v| 1.0 / (1.0 + (-v).exp())).collect();
     assert_eq!(show(&mut rt, sig), format!("TensorBox([4] [{:?}, 0.5, {:?}, {:?}])", want[0], want[2], want[3]));
     let th = call(&mut rt, x, "tanh", &[]).unwrap();
-    assert_eq!(show(&mut rt, th), format!("TensorBox([4] [{:?}, 0.0, {:?}, {:?}])", (-1f32).tanh(), 0.5f32.tanh(), 2f32.tanh()));
+    assert_eq!(
+        show(&mut rt, th),
+        format!("TensorBox([4] [{:?}, 0.0, {:?}, {:?}])", (-1f32).tanh(), 0.5f32.tanh(), 2f32.tanh())
+    );
     let e = call(&mut rt, x, "exp", &[]).unwrap();
-    assert_eq!(show(&mut rt, e), format!("TensorBox([4] [{:?}, 1.0, {:?}, {:?}])", (-1f32).exp(), 0.5f32.exp(), 2f32.exp()));
+    assert_eq!(
+        show(&mut rt, e),
+        format!("TensorBox([4] [{:?}, 1.0, {:?}, {:?}])", (-1f32).exp(), 0.5f32.exp(), 2f32.exp())
+    );
     let logits = ten(&mut rt, &[2, 2], &[0.0, 0.0, 1.0, 3.0]);
     let rows = call(&mut rt, logits, "softmax", &[Value::I64(-1)]).unwrap();
     let p = 1.0 / (1.0 + 2f64.exp());
-    assert_eq!(show(&mut rt, rows), format!("TensorBox([2, 2] [[0.5, 0.5], [{:?}, {:?}]])", p as f32, (1.0 - p) as f32));
+    assert_eq!(
+        show(&mut rt, rows),
+        format!("TensorBox([2, 2] [[0.5, 0.5], [{:?}, {:?}]])", p as f32, (1.0 - p) as f32)
+    );
     let cols = call(&mut rt, logits, "softmax", &[Value::I64(0)]).unwrap();
     let (q, r) = (1.0 / (1.0 + 1f64.exp()), 1.0 / (1.0 + 3f64.exp()));
     assert_eq!(
         show(&mut rt, cols),
-        format!("TensorBox([2, 2] [[{:?}, {:?}], [{:?}, {:?}]])", q as f32, r as f32, (1.0 - q) as f32, (1.0 - r) as f32)
+        format!(
+            "TensorBox([2, 2] [[{:?}, {:?}], [{:?}, {:?}]])",
+            q as f32,
+            r as f32,
+            (1.0 - q) as f32,
+            (1.0 - r) as f32
+        )
     );
-    assert_eq!(message(call(&mut rt, logits, "softmax", &[Value::I64(2)])), "invalid argument: TensorBox.softmax: axis 2 is out of range for rank 2");
-    assert_eq!(message(call(&mut rt, logits, "softmax", &[Value::I64(-3)])), "invalid argument: TensorBox.softmax: axis -3 is out of range for rank 2");
+    assert_eq!(
+        message(call(&mut rt, logits, "softmax", &[Value::I64(2)])),
+        "invalid argument: TensorBox.softmax: axis 2 is out of range for rank 2"
+    );
+    assert_eq!(
+        message(call(&mut rt, logits, "softmax", &[Value::I64(-3)])),
+        "invalid argument: TensorBox.softmax: axis -3 is out of range for rank 2"
+    );
     // Unique and dying: in place.
     let before = rt.stats();
     let r2 = call_owned(&mut rt, relu, "exp", &[]).unwrap();
