@@ -43,14 +43,19 @@ pub trait Elem:
     + Mul<Output = Self>
     + Div<Output = Self>
 {
+    /// Zero, what new buffers hold.
     const ZERO: Self;
+    /// One, the identity's diagonal.
     const ONE: Self;
     /// The value as f64 (exact for both element types).
     fn to_f64(self) -> f64;
     /// The nearest element to `x`.
     fn from_f64(x: f64) -> Self;
+    /// e to the power of the value, at the element's precision.
     fn exp(self) -> Self;
+    /// The hyperbolic tangent, at the element's precision.
     fn tanh(self) -> Self;
+    /// Whether the value is NaN.
     fn is_nan(self) -> bool;
     /// Appends the display form: the shortest decimal that reads back to the
     /// same element, with the rules of FloatBox display (§8).
@@ -96,21 +101,28 @@ elem!(f32);
 /// An elementwise binary operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BinOp {
+    /// `x + y`
     Add,
+    /// `x - y`
     Sub,
+    /// `x * y`
     Mul,
+    /// `x / y` (IEEE: by zero gives ±inf or NaN)
     Div,
 }
 
 /// A unary elementwise operation.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug)]
 pub enum UnOp<T> {
+    /// `x * s`
     Scale(T),
     /// `max(x, 0)`; NaN stays NaN.
     Relu,
     /// `1 / (1 + exp(-x))`.
     Sigmoid,
+    /// `tanh(x)`
     Tanh,
+    /// `exp(x)`
     Exp,
 }
 
@@ -738,8 +750,8 @@ pub fn shape_text(shape: &[usize]) -> String {
     format!("[{}]", dims.join(", "))
 }
 
-/// Elements from which a display shows only the first and last
-/// [`EDGE_ITEMS`] of each long dimension, as NumPy does.
+/// Elements beyond which a display shows only the first and last three
+/// items of each dimension longer than six, as NumPy does.
 pub const SUMMARY_ELEMS: usize = 1000;
 /// Items shown at each end of a summarised dimension.
 const EDGE_ITEMS: usize = 3;

@@ -15,8 +15,11 @@ use crate::value::Value;
 
 /// A MatrixBox: `rows * cols` elements, row after row.
 pub struct MatrixBody {
+    /// Number of rows.
     pub rows: usize,
+    /// Number of columns (the length of a row in `data`).
     pub cols: usize,
+    /// The elements, row after row.
     pub data: Vec<f64>,
 }
 
@@ -48,9 +51,12 @@ pub(crate) fn reused(o: ObjRef) -> Result<BuiltinResult, Trap> {
 }
 
 /// The number of elements of `shape`; `out of memory` when it does not fit
-/// in a `usize` (no buffer could hold it).
+/// in a `usize` (no buffer could hold it). The product of the non-zero
+/// dimensions must fit too, so that no partial product the kernels form
+/// (strides, the sizes around an axis) can overflow, even for an empty box.
 pub(crate) fn element_count(shape: &[usize]) -> Result<usize, Trap> {
-    shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).ok_or(Trap::OutOfMemory)
+    shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d.max(1))).ok_or(Trap::OutOfMemory)?;
+    Ok(shape.iter().product())
 }
 
 impl Runtime {

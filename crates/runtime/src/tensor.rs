@@ -23,7 +23,9 @@ const MAX_ARGMAX_AXIS: usize = 1 << 24;
 
 /// A TensorBox: `data` holds the product of `shape` elements.
 pub struct TensorBody {
+    /// Length of each axis, outermost first.
     pub shape: Box<[usize]>,
+    /// The elements in row-major order (the last axis varies fastest).
     pub data: Vec<f32>,
 }
 

@@ -314,6 +314,13 @@ fn tensor_constructor_traps() {
     assert_eq!(message(tensor(&mut rt, "zeros", &[huge])), "out of memory");
     let overflow = ints(&mut rt, &[i64::MAX, i64::MAX, i64::MAX]);
     assert_eq!(message(tensor(&mut rt, "random", &[overflow, Value::I64(1)])), "out of memory");
+    // Empty, but its other dimensions multiply past 64 bits: index arithmetic
+    // on it could overflow, so it is refused like any size too large.
+    let hollow = ints(&mut rt, &[0, 1 << 40, 1 << 40]);
+    assert_eq!(message(tensor(&mut rt, "zeros", &[hollow])), "out of memory");
+    let (wide, tall) = (ints(&mut rt, &[1 << 40, 1, 0]), ints(&mut rt, &[1, 1 << 40, 0]));
+    let (w, t) = (tensor(&mut rt, "zeros", &[wide]).unwrap(), tensor(&mut rt, "zeros", &[tall]).unwrap());
+    assert_eq!(message(call(&mut rt, w, "add", &[t])), "out of memory");
     let floaty = floats(&mut rt, &[2.0]);
     assert_eq!(
         message(tensor(&mut rt, "zeros", &[floaty])),
