@@ -810,6 +810,15 @@ impl Runtime {
         Some(index(i, items.len()).map(|i| items[i].retain()))
     }
 
+    /// ArrayBox element `i`, without adding a reference: `None` if `array`
+    /// is not an ArrayBox or `i` is out of bounds.
+    #[inline]
+    pub fn array_peek(array: Value, i: i64) -> Option<Value> {
+        let o = array.as_obj().filter(|o| o.kind() == Kind::Array)?;
+        let items = &o.body::<ArrayBody>().items;
+        usize::try_from(i).ok().and_then(|i| items.get(i)).copied()
+    }
+
     /// ArrayBox fast path for `length()`.
     #[inline]
     pub fn array_len(array: Value) -> Option<i64> {
@@ -827,6 +836,22 @@ impl Runtime {
             let old = std::mem::replace(&mut items[i], value.retain());
             self.heap.push_release(old);
         }))
+    }
+
+    /// ArrayBox fast path for `set(i, v)` of a scalar `v` over an element
+    /// that holds no object (nothing to release): whether it stored.
+    #[inline]
+    pub fn array_set_scalar(array: Value, i: i64, v: Value) -> bool {
+        debug_assert!(v.as_obj().is_none());
+        let Some(o) = array.as_obj().filter(|o| o.kind() == Kind::Array) else { return false };
+        let items = &mut o.body_mut::<ArrayBody>().items;
+        match usize::try_from(i).ok().and_then(|i| items.get_mut(i)) {
+            Some(slot) if slot.as_obj().is_none() => {
+                *slot = v;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// ArrayBox fast path for `push(v)`.

@@ -328,6 +328,20 @@ impl<'a> FnCompiler<'a> {
                 Some(k) if k != i32::MIN => Fold::B(k),
                 _ => Fold::None,
             },
+            InstData::BinOp { op: BinaryOp::Mul, args: [a, b] } if self.ty(a) == Type::I64 => {
+                match (self.imm(a), self.imm(b)) {
+                    (_, Some(k)) => Fold::B(k),
+                    (Some(k), None) => Fold::A(k),
+                    _ => Fold::None,
+                }
+            }
+            // A constant divisor other than 0 and -1 never traps.
+            InstData::BinOp { op: BinaryOp::Div | BinaryOp::Rem, args: [a, b] } if self.ty(a) == Type::I64 => {
+                match self.imm(b) {
+                    Some(k) if k != 0 && k != -1 => Fold::B(k),
+                    _ => Fold::None,
+                }
+            }
             InstData::Compare { args: [a, b], .. } if self.ty(a) == Type::I64 => match (self.imm(a), self.imm(b)) {
                 (_, Some(k)) => Fold::B(k),
                 (Some(k), None) => Fold::A(k),
@@ -343,11 +357,22 @@ impl<'a> FnCompiler<'a> {
     }
 
     /// A jump; into a loop header it is a `Loop` op that takes the
-    /// header's safepoint itself (one dispatch fewer per iteration).
+    /// header's safepoint itself (one dispatch fewer per iteration), fused
+    /// with an increment of the same block just before it (`IncLoop`).
     fn jump(&mut self, target: Target) {
         let op = match target {
             Target::Block(b) if self.info.order.is_loop_header(b) => {
-                self.fixups.push((self.code.len(), Target::LoopBody(b)));
+                let at = self.code.len() as u32;
+                let starts_block = self.labels.values().any(|&l| l == at);
+                if let (false, Some(&Op::AddIK { d, a, imm })) = (starts_block, self.code.last())
+                    && d == a
+                {
+                    self.code.pop();
+                    self.fixups.push((self.code.len(), Target::LoopBody(b)));
+                    self.code.push(Op::IncLoop { a, imm, t: u32::MAX });
+                    return;
+                }
+                self.fixups.push((at as usize, Target::LoopBody(b)));
                 Op::Loop { t: u32::MAX }
             }
             _ => {
@@ -580,8 +605,16 @@ impl<'a> FnCompiler<'a> {
             InstData::BinOp { op, args: [a, b] } => {
                 let code = match (self.ty(a), self.fold(inst)) {
                     (Type::I64, Fold::B(k)) => {
-                        Op::AddIK { d, a: self.reg(a), imm: if op == BinaryOp::Sub { -k } else { k } }
+                        let a = self.reg(a);
+                        match op {
+                            BinaryOp::Sub => Op::AddIK { d, a, imm: -k },
+                            BinaryOp::Mul => Op::MulIK { d, a, imm: k },
+                            BinaryOp::Div => Op::DivIK { d, a, imm: k },
+                            BinaryOp::Rem => Op::RemIK { d, a, imm: k },
+                            _ => Op::AddIK { d, a, imm: k },
+                        }
                     }
+                    (Type::I64, Fold::A(k)) if op == BinaryOp::Mul => Op::MulIK { d, a: self.reg(b), imm: k },
                     (Type::I64, Fold::A(k)) => Op::AddIK { d, a: self.reg(b), imm: k },
                     (Type::F64, _) => Op::BinF { op, d, a: self.reg(a), b: self.reg(b) },
                     // i64, and bool (`and or xor` on 0/1 words).
@@ -705,6 +738,23 @@ impl<'a> FnCompiler<'a> {
         let cache = self.tables.caches as u32;
         self.tables.caches += 1;
         let kind = DynKind::Method { recv: self.slot(recv), recv_ty, method, owned, cache };
+        // ArrayBox get/set of scalars straight between registers.
+        let scalar = |v: Value, c: &Self| c.slot(v).file == File::S;
+        match (recv_ty, owned, method.builtin, args, result) {
+            (Type::Box, false, Some(Method::Get), &[i], Some(r)) if scalar(i, self) && scalar(r, self) => {
+                let (a, i, d) = (self.reg(recv), self.reg(i), self.reg(r));
+                let site = self.push_dyn(kind, args, result, ret);
+                self.code.push(Op::GetS { ty: ret, d, a, i, site });
+                return;
+            }
+            (Type::Box, false, Some(Method::Set), &[i, v], None) if scalar(i, self) && scalar(v, self) => {
+                let (ty, a, i, v) = (self.ty(v), self.reg(recv), self.reg(i), self.reg(v));
+                let site = self.push_dyn(kind, args, result, ret);
+                self.code.push(Op::SetS { ty, a, i, v, site });
+                return;
+            }
+            _ => {}
+        }
         let fast = match (recv_ty, owned, method.builtin, args.len()) {
             (Type::Box, false, Some(Method::Get), 1) => Op::ArrayGet { site: 0 },
             (Type::Box, false, Some(Method::Set), 2) => Op::ArraySet { site: 0 },
@@ -715,11 +765,16 @@ impl<'a> FnCompiler<'a> {
         self.dyn_site(kind, args, result, ret, fast);
     }
 
-    /// Records a dynamic call site and emits `op` pointing at it.
-    fn dyn_site(&mut self, kind: DynKind, args: &[Value], result: Option<Value>, ret: Type, op: Op) {
+    /// Records a dynamic call site; its index.
+    fn push_dyn(&mut self, kind: DynKind, args: &[Value], result: Option<Value>, ret: Type) -> u32 {
         let args = args.iter().map(|&a| (self.slot(a), self.ty(a))).collect();
         self.dyns.push(DynSite { kind, args, ret: result.map(|r| (self.slot(r), ret)) });
-        let site = self.dyns.len() as u32 - 1;
+        self.dyns.len() as u32 - 1
+    }
+
+    /// Records a dynamic call site and emits `op` pointing at it.
+    fn dyn_site(&mut self, kind: DynKind, args: &[Value], result: Option<Value>, ret: Type, op: Op) {
+        let site = self.push_dyn(kind, args, result, ret);
         self.code.push(match op {
             Op::Dyn { .. } => Op::Dyn { site },
             Op::ArrayGet { .. } => Op::ArrayGet { site },

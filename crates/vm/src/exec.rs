@@ -352,7 +352,34 @@ impl Machine<'_> {
                         self.rt.safepoint()?;
                         pc = t as usize;
                     }
+                    Op::IncLoop { a, imm, t } => {
+                        s!(a) = (s!(a) as i64).wrapping_add(imm as i64) as u64;
+                        self.rt.safepoint()?;
+                        pc = t as usize;
+                    }
                     Op::Mov { d, a } => s!(d) = s!(a),
+                    Op::MulIK { d, a, imm } => s!(d) = (s!(a) as i64).wrapping_mul(imm as i64) as u64,
+                    Op::DivIK { d, a, imm } => s!(d) = ((s!(a) as i64) / imm as i64) as u64,
+                    Op::RemIK { d, a, imm } => s!(d) = ((s!(a) as i64) % imm as i64) as u64,
+                    Op::GetS { ty, d, a, i, site } => {
+                        if let Some(v) = Runtime::array_peek(b!(a), s!(i) as i64)
+                            && v.fits(ty)
+                        {
+                            s!(d) = value_word(v);
+                            continue;
+                        }
+                        self.save_pc(top, pc);
+                        self.dynamic(&f.dyns[site as usize], sb, bb)?;
+                        continue 'frame;
+                    }
+                    Op::SetS { ty, a, i, v, site } => {
+                        if Runtime::array_set_scalar(b!(a), s!(i) as i64, word_value(s!(v), ty)) {
+                            continue;
+                        }
+                        self.save_pc(top, pc);
+                        self.dynamic(&f.dyns[site as usize], sb, bb)?;
+                        continue 'frame;
+                    }
                     // SAFETY: the validator checked the constant index.
                     Op::LoadK { d, k } => s!(d) = *unsafe { f.consts.get_unchecked(k as usize) },
                     Op::BinF { op, d, a, b } => {

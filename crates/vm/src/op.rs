@@ -19,6 +19,8 @@
 //! {Add,Sub,Mul}I d:s a:s b:s           s[d] = a op b on i64, wrapping
 //! Bin{I,F}    op d:s a:s b:s           s[d] = a op b (i64: traps on /0 and MIN/-1)
 //! AddIK       d:s a:s imm              s[d] = a + imm (wrapping)
+//! MulIK       d:s a:s imm              s[d] = a * imm (wrapping)
+//! {Div,Rem}IK d:s a:s imm              s[d] = a op imm (imm not 0 or -1: never traps)
 //! Cmp{I,F}    op d:s a:s b:s           s[d] = a op b as 0/1
 //! CmpIK       op d:s a:s imm           s[d] = a op imm as 0/1
 //! CmpB        op d:s a:b b:b           s[d] = box compare (may trap)
@@ -29,12 +31,17 @@
 //! Jmp         t                        goto t
 //! Loop        t                        safepoint, then goto t (a back edge into a
 //!                                      loop header, past the header's own Safepoint)
+//! IncLoop     a:s imm t                s[a] += imm, then Loop (a counted loop's step)
 //! Conv        kind d:s a:s             i64<->f64, i64->bool (§4)
 //! Box         ty d:b a:s               b[d] = a boxed as ty
 //! Unbox       ty d:s a:b               s[d] = a unboxed to ty (checked)
 //! Is          d:s a:b class            s[d] = a is an instance of class
 //! Call        site                     direct MIR call (see CallSite)
 //! Dyn         site                     indirect call, boxcall, externcall (see DynSite)
+//! GetS        ty d:s a:b i:s site      s[d] = a.get(i) when a is an ArrayBox and the
+//!                                      element is a ty; else the call at site
+//! SetS        ty a:b i:s v:s site      a.set(i, v boxed as ty) when a is an ArrayBox
+//!                                      and i in bounds; else the call at site
 //! ArrayGet    site                     boxcall %a.get(i), fast path for an ArrayBox
 //! ArraySet    site                     boxcall %a.set(i, v), fast path
 //! ArrayLen    site                     boxcall %a.length(), fast path
@@ -70,6 +77,9 @@ pub enum Op {
     BinI { op: BinaryOp, d: Reg, a: Reg, b: Reg },
     BinF { op: BinaryOp, d: Reg, a: Reg, b: Reg },
     AddIK { d: Reg, a: Reg, imm: i32 },
+    MulIK { d: Reg, a: Reg, imm: i32 },
+    DivIK { d: Reg, a: Reg, imm: i32 },
+    RemIK { d: Reg, a: Reg, imm: i32 },
     CmpI { op: CompareOp, d: Reg, a: Reg, b: Reg },
     CmpIK { op: CompareOp, d: Reg, a: Reg, imm: i32 },
     CmpF { op: CompareOp, d: Reg, a: Reg, b: Reg },
@@ -88,12 +98,15 @@ pub enum Op {
     BrTrue { c: Reg, t: u32 },
     Jmp { t: u32 },
     Loop { t: u32 },
+    IncLoop { a: Reg, imm: i32, t: u32 },
     Conv { kind: Conv, d: Reg, a: Reg },
     Box { ty: Type, d: Reg, a: Reg },
     Unbox { ty: Type, d: Reg, a: Reg },
     Is { d: Reg, a: Reg, class: u32 },
     Call { site: u32 },
     Dyn { site: u32 },
+    GetS { ty: Type, d: Reg, a: Reg, i: Reg, site: u32 },
+    SetS { ty: Type, a: Reg, i: Reg, v: Reg, site: u32 },
     ArrayGet { site: u32 },
     ArraySet { site: u32 },
     ArrayLen { site: u32 },
@@ -114,6 +127,7 @@ impl Op {
         match self {
             Op::Jmp { t }
             | Op::Loop { t }
+            | Op::IncLoop { t, .. }
             | Op::BrTrue { t, .. }
             | Op::BrF { t, .. }
             | Op::BrLtI { t, .. }

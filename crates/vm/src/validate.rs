@@ -30,9 +30,15 @@ pub fn validate(f: &FuncCode) -> Result<(), String> {
         let ok = match *op {
             Op::LoadK { d, k } => s_ok(d) && (k as usize) < f.consts.len(),
             Op::LoadStr { d, .. } | Op::LoadBox { d, .. } => b_ok(d),
-            Op::Mov { d, a } | Op::Conv { d, a, .. } | Op::MathF { d, a, .. } | Op::AddIK { d, a, .. } => {
-                s_ok(d) && s_ok(a)
-            }
+            Op::Mov { d, a }
+            | Op::Conv { d, a, .. }
+            | Op::MathF { d, a, .. }
+            | Op::AddIK { d, a, .. }
+            | Op::MulIK { d, a, .. }
+            | Op::DivIK { d, a, .. }
+            | Op::RemIK { d, a, .. } => s_ok(d) && s_ok(a),
+            Op::GetS { d, a, i, site, .. } => s_ok(d) && b_ok(a) && s_ok(i) && (site as usize) < f.dyns.len(),
+            Op::SetS { a, i, v, site, .. } => b_ok(a) && s_ok(i) && s_ok(v) && (site as usize) < f.dyns.len(),
             Op::CmpIK { d, a, .. } => s_ok(d) && s_ok(a),
             Op::MovB { d, a } | Op::CopyB { d, a } => b_ok(d) && b_ok(a),
             Op::AddI { d, a, b }
@@ -56,6 +62,7 @@ pub fn validate(f: &FuncCode) -> Result<(), String> {
             | Op::BrNeIK { a, .. } => s_ok(a),
             Op::BrTrue { c, .. } => s_ok(c),
             Op::Jmp { .. } | Op::Loop { .. } => true,
+            Op::IncLoop { a, .. } => s_ok(a),
             Op::Box { d, a, .. } => b_ok(d) && s_ok(a),
             Op::Unbox { d, a, .. } | Op::Is { d, a, .. } => s_ok(d) && b_ok(a),
             Op::RetS { a } => s_ok(a),
@@ -76,7 +83,7 @@ pub fn validate(f: &FuncCode) -> Result<(), String> {
         }
     }
     match f.code.last() {
-        Some(Op::Jmp { .. } | Op::Loop { .. } | Op::RetS { .. } | Op::RetB { .. } | Op::RetVoid) => Ok(()),
+        Some(Op::Jmp { .. } | Op::Loop { .. } | Op::IncLoop { .. } | Op::RetS { .. } | Op::RetB { .. } | Op::RetVoid) => Ok(()),
         other => Err(format!("@{}: the code can fall off its end after {other:?}", f.name)),
     }
 }
