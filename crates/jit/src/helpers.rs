@@ -344,11 +344,14 @@ unsafe fn dynamic(ctx: *mut Ctx, index: usize, site: &Site, args: &[Value]) -> R
                     let rt = unsafe { rt(ctx) };
                     let base = rt.heap.release_base();
                     let call = rt.call_builtin(recv, owned, m, rest)?;
+                    // The result is checked before the receiver is released,
+                    // as on the other backends.
+                    let value = checked(rt, site, call.value)?;
                     let left = if owned && !call.took_receiver { Some(recv) } else { None };
                     rt.queue_after(base, left, &[]);
                     // SAFETY: the live context.
                     unsafe { drive(ctx, base)? };
-                    Ok(call.value)
+                    Ok(value)
                 }
                 Target::Field { obj, slot, set } => {
                     // SAFETY: field access runs no MIR.
@@ -360,6 +363,7 @@ unsafe fn dynamic(ctx: *mut Ctx, index: usize, site: &Site, args: &[Value]) -> R
                     } else {
                         rt.get_field(obj, slot)
                     };
+                    let value = checked(rt, site, value)?;
                     if owned {
                         rt.queue_after(base, Some(recv), &[]);
                     }
@@ -378,6 +382,7 @@ unsafe fn dynamic(ctx: *mut Ctx, index: usize, site: &Site, args: &[Value]) -> R
                     if owned {
                         // SAFETY: after the call.
                         let rt = unsafe { rt(ctx) };
+                        checked(rt, site, value)?;
                         let base = rt.heap.release_base();
                         rt.queue_after(base, Some(recv), &[]);
                         // SAFETY: the live context.
@@ -387,6 +392,14 @@ unsafe fn dynamic(ctx: *mut Ctx, index: usize, site: &Site, args: &[Value]) -> R
                 }
             }
         }
+    }
+}
+
+/// `value`, checked against the site's result type (it stays owned).
+fn checked(rt: &Runtime, site: &Site, value: Value) -> Result<Value, Trap> {
+    match site.ret {
+        Some(ty) => rt.unbox(value, ty),
+        None => Ok(value),
     }
 }
 
