@@ -131,7 +131,7 @@ pub(crate) struct FnTranslator<'a, 'b> {
     ctx: ir::Value,
     /// `Ctx::depth` on entry, restored on return.
     depth: ir::Value,
-    /// `Ctx::fuel` and `Ctx::interrupt`, loaded once on entry.
+    /// `Ctx::fuel` (metered code only) and `Ctx::interrupt`, loaded once on entry.
     fuel_at: ir::Value,
     flag_at: ir::Value,
     /// Where a frame leaves after a trap: it adds itself to the backtrace.
@@ -262,7 +262,9 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         let deeper = self.b.ins().iadd_imm_s(depth, 1);
         self.b.ins().store(FLAGS, deeper, self.ctx, ctx::DEPTH);
         self.depth = depth;
-        self.fuel_at = self.b.ins().load(types::I64, FLAGS, self.ctx, ctx::FUEL);
+        if self.metered {
+            self.fuel_at = self.b.ins().load(types::I64, FLAGS, self.ctx, ctx::FUEL);
+        }
         self.flag_at = self.b.ins().load(types::I64, FLAGS, self.ctx, ctx::INTERRUPT);
         self.safepoint();
     }

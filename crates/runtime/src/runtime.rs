@@ -260,6 +260,14 @@ impl Runtime {
     /// (if given) and then `values`, so [`Heap::drive`] releases them in the
     /// order of §6.
     pub fn queue_after(&mut self, base: usize, receiver: Option<Value>, values: &[Value]) {
+        let receiver = receiver.filter(|v| v.as_obj().is_some());
+        if receiver.is_none() && values.is_empty() {
+            return;
+        }
+        if self.heap.release_base() == base {
+            self.heap.push_releases(receiver.into_iter().chain(values.iter().copied()));
+            return;
+        }
         let mut queued: Vec<Value> = Vec::new();
         self.heap.take_above(base, &mut queued);
         self.heap.push_releases(receiver.into_iter().chain(values.iter().copied()));

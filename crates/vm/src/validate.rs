@@ -83,7 +83,9 @@ pub fn validate(f: &FuncCode) -> Result<(), String> {
         }
     }
     match f.code.last() {
-        Some(Op::Jmp { .. } | Op::Loop { .. } | Op::IncLoop { .. } | Op::RetS { .. } | Op::RetB { .. } | Op::RetVoid) => Ok(()),
+        Some(
+            Op::Jmp { .. } | Op::Loop { .. } | Op::IncLoop { .. } | Op::RetS { .. } | Op::RetB { .. } | Op::RetVoid,
+        ) => Ok(()),
         other => Err(format!("@{}: the code can fall off its end after {other:?}", f.name)),
     }
 }
