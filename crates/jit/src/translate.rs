@@ -113,16 +113,16 @@ const FLAGS: MemFlagsData = MemFlagsData::trusted();
 
 /// Translates one MIR function into the builder's function.
 pub(crate) struct FnTranslator<'a, 'b> {
-    pub program: &'a Program,
-    pub func: &'a Function,
-    pub info: &'a FuncInfo,
-    pub id: FuncId,
-    pub b: FunctionBuilder<'b>,
-    pub module: &'a mut JITModule,
-    pub helpers: &'a Helpers,
+    program: &'a Program,
+    func: &'a Function,
+    info: &'a FuncInfo,
+    id: FuncId,
+    b: FunctionBuilder<'b>,
+    module: &'a mut JITModule,
+    helpers: &'a Helpers,
     /// Compiled MIR functions, by id.
-    pub funcs: &'a [ClifFunc],
-    pub tables: &'a mut Tables,
+    funcs: &'a [ClifFunc],
+    tables: &'a mut Tables,
     /// Whether safepoints charge fuel (only runs with a fuel limit need it).
     metered: bool,
     imported: HashMap<ClifFunc, ir::FuncRef>,
@@ -644,12 +644,12 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             }
             InstData::BoxCall { recv: Receiver::Class(c), method, args, ret } => {
                 let class = self.program.class(c).expect("verified class");
-                let kind = SiteKind::Static { class, method: method_ref(self.program, method) };
+                let kind = SiteKind::Static { class, method: MethodRef::resolve(self.program, method) };
                 let repr = self.dynamic(kind, func.value_list(args), result, ret, None);
                 self.set(inst, repr);
             }
             InstData::BoxCall { recv: Receiver::Value(r), method, args, ret } => {
-                let repr = self.boxcall(inst, r, method_ref(self.program, method), func.value_list(args), ret);
+                let repr = self.boxcall(inst, r, MethodRef::resolve(self.program, method), func.value_list(args), ret);
                 self.set(inst, repr);
             }
             InstData::ExternCall { name, args, ret } => {
@@ -1094,11 +1094,6 @@ fn push_abi_types(out: &mut Vec<ir::Type>, ty: Type) {
     if ty == Type::Box {
         out.push(types::I64);
     }
-}
-
-/// A boxcall's method resolved for the runtime.
-fn method_ref(program: &Program, method: mir::Sym) -> MethodRef {
-    MethodRef { sym: method, builtin: Method::from_name(program.module().sym(method)) }
 }
 
 fn int_cc(op: CompareOp, signed: bool) -> IntCC {

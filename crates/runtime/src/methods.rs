@@ -64,6 +64,13 @@ pub struct MethodRef {
     pub builtin: Option<Method>,
 }
 
+impl MethodRef {
+    /// The method named `sym` in `program`.
+    pub fn resolve(program: &mir::Program, sym: Sym) -> MethodRef {
+        MethodRef { sym, builtin: Method::from_name(program.module().sym(sym)) }
+    }
+}
+
 /// What a receiver does with a method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dispatch {
@@ -111,7 +118,7 @@ pub(crate) fn done(value: Value) -> Result<BuiltinResult, Trap> {
 impl Runtime {
     /// Resolves a method name (a module symbol) for a call site.
     pub fn method_ref(&self, sym: Sym) -> MethodRef {
-        MethodRef { sym, builtin: Method::from_name(self.program().module().sym(sym)) }
+        MethodRef::resolve(self.program(), sym)
     }
 
     /// What `recv.method(...)` runs.

@@ -22,7 +22,7 @@ use mir::{
     BinaryOp, Block, Callee, ClassRef, CompareOp, EntityVec, FuncId, FuncInfo, Function, InstData, Literal, Program,
     Receiver, Type, TypeOpKind, Value,
 };
-use runtime::Method;
+use runtime::{Method, MethodRef};
 use std::collections::HashMap;
 
 /// A compiled program.
@@ -653,7 +653,7 @@ impl<'a> FnCompiler<'a> {
             }
             InstData::BoxCall { recv: Receiver::Class(c), method, args, ret } => {
                 let class = self.program.class(c).expect("verified class");
-                let method = method_ref(self.program, method);
+                let method = MethodRef::resolve(self.program, method);
                 self.dyn_site(
                     DynKind::Static { class, method },
                     func.value_list(args),
@@ -663,7 +663,7 @@ impl<'a> FnCompiler<'a> {
                 );
             }
             InstData::BoxCall { recv: Receiver::Value(r), method, args, ret } => {
-                self.boxcall(inst, r, method_ref(self.program, method), func.value_list(args), result, ret)
+                self.boxcall(inst, r, MethodRef::resolve(self.program, method), func.value_list(args), result, ret)
             }
             InstData::ExternCall { name, args, ret } => {
                 let host = self.tables.hosts.get(self.program.module().sym(name).to_string());
@@ -784,11 +784,6 @@ impl<'a> FnCompiler<'a> {
             other => unreachable!("not a call op: {other:?}"),
         });
     }
-}
-
-/// A boxcall's method resolved for the runtime.
-fn method_ref(program: &Program, method: mir::Sym) -> runtime::MethodRef {
-    runtime::MethodRef { sym: method, builtin: Method::from_name(program.module().sym(method)) }
 }
 
 /// The comparison with its operands swapped: `a < b` is `b > a`.
