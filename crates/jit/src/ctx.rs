@@ -16,10 +16,9 @@ pub struct Ctx {
     pub fuel: *mut u64,
     /// The runtime's interrupt flag.
     pub interrupt: *const AtomicU8,
-    /// Calls in progress; `@main` is 1.
-    pub depth: u32,
-    /// Calls deeper than this trap `stack overflow`.
-    pub max_depth: u32,
+    /// Calls that may still start before one traps `stack overflow`
+    /// (`--max-depth` minus the calls in progress).
+    pub calls_left: u32,
     /// Lowest native stack address compiled code may reach.
     pub stack_limit: usize,
     /// Nonzero once a trap is recorded: every caller returns at once.
@@ -53,8 +52,7 @@ pub enum CacheTarget {
 
 pub const FUEL: i32 = offset_of!(Ctx, fuel) as i32;
 pub const INTERRUPT: i32 = offset_of!(Ctx, interrupt) as i32;
-pub const DEPTH: i32 = offset_of!(Ctx, depth) as i32;
-pub const MAX_DEPTH: i32 = offset_of!(Ctx, max_depth) as i32;
+pub const CALLS_LEFT: i32 = offset_of!(Ctx, calls_left) as i32;
 pub const STACK_LIMIT: i32 = offset_of!(Ctx, stack_limit) as i32;
 pub const TRAPPED: i32 = offset_of!(Ctx, trapped) as i32;
 pub const STRINGS: i32 = offset_of!(Ctx, strings) as i32;

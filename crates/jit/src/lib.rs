@@ -282,8 +282,7 @@ pub fn run(code: &JitCode, program: &Program, rt: &mut Runtime) -> Result<Option
     let mut cx = Ctx {
         fuel,
         interrupt,
-        depth: 0,
-        max_depth: rt.max_depth,
+        calls_left: rt.max_depth,
         stack_limit,
         trapped: 0,
         strings: strings.as_ptr(),

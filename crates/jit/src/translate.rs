@@ -129,8 +129,8 @@ pub(crate) struct FnTranslator<'a, 'b> {
     vals: EntityVec<Value, Repr>,
     blocks: EntityVec<Block, ir::Block>,
     ctx: ir::Value,
-    /// `Ctx::depth` on entry, restored on return.
-    depth: ir::Value,
+    /// `Ctx::calls_left` on entry, restored on return.
+    calls_left: ir::Value,
     /// `Ctx::fuel` (metered code only) and `Ctx::interrupt`, loaded once on entry.
     fuel_at: ir::Value,
     flag_at: ir::Value,
@@ -171,7 +171,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             vals: EntityVec::filled(func.values.len(), Repr::Unset),
             blocks: EntityVec::filled(func.blocks.len(), ir::Block::from_u32(0)),
             ctx: ir::Value::from_u32(0),
-            depth: ir::Value::from_u32(0),
+            calls_left: ir::Value::from_u32(0),
             fuel_at: ir::Value::from_u32(0),
             flag_at: ir::Value::from_u32(0),
             trap_exit: ir::Block::from_u32(0),
@@ -251,17 +251,16 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     /// Depth and native-stack checks (a frame that fails them was never
     /// entered: it is not in the backtrace), then the entry safepoint.
     fn prologue(&mut self) {
-        let depth = self.b.ins().load(types::I32, FLAGS, self.ctx, ctx::DEPTH);
-        let max = self.b.ins().load(types::I32, FLAGS, self.ctx, ctx::MAX_DEPTH);
-        let too_deep = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, depth, max);
+        let left = self.b.ins().load(types::I32, FLAGS, self.ctx, ctx::CALLS_LEFT);
+        let too_deep = self.b.ins().icmp_imm_s(IntCC::Equal, left, 0);
         self.trap_if(too_deep, TRAP_STACK_OVERFLOW, self.trap_return);
         let sp = self.b.ins().get_stack_pointer(types::I64);
         let limit = self.b.ins().load(types::I64, FLAGS, self.ctx, ctx::STACK_LIMIT);
         let no_stack = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
         self.trap_if(no_stack, TRAP_STACK_OVERFLOW, self.trap_return);
-        let deeper = self.b.ins().iadd_imm_s(depth, 1);
-        self.b.ins().store(FLAGS, deeper, self.ctx, ctx::DEPTH);
-        self.depth = depth;
+        let deeper = self.b.ins().iadd_imm_s(left, -1);
+        self.b.ins().store(FLAGS, deeper, self.ctx, ctx::CALLS_LEFT);
+        self.calls_left = left;
         if self.metered {
             self.fuel_at = self.b.ins().load(types::I64, FLAGS, self.ctx, ctx::FUEL);
         }
@@ -519,7 +518,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             }
             repr.push_to(&mut out);
         }
-        self.b.ins().store(FLAGS, self.depth, self.ctx, ctx::DEPTH);
+        self.b.ins().store(FLAGS, self.calls_left, self.ctx, ctx::CALLS_LEFT);
         self.b.ins().return_(&out);
     }
 
