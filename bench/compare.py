@@ -208,10 +208,11 @@ def targets(table):
     def show(r, fmt="{:.2f}x"):
         return fmt.format(r) if r else "—"
 
-    names = [p.name for p in PROGRAMS if (p.name, "interp") in table and (p.name, "vm") in table]
+    # The VM issue's programs (the matrix ones measure kernels, the same on every backend).
+    names = ["fib", "loop", "array", "nbody", "spectralnorm", "strings", "map", "sort", "matmul_naive"]
     core = ["fib", "loop", "array", "nbody", "spectralnorm"]
     rows = [
-        ("vm speed-up over interp, geometric mean", show(geomean([ratio(n, "interp", "vm") for n in names])), "≥ 4x"),
+        ("vm speed-up over interp, geometric mean of the nine VM programs", show(geomean([ratio(n, "interp", "vm") for n in names])), "≥ 4x"),
         ("slowest vm/interp ratio", show(max((ratio(n, "vm", "interp") or 0) for n in names)), "≤ 1"),
         ("jit speed-up over vm (fib loop array nbody spectralnorm)",
          show(geomean([ratio(n, "vm", "jit") for n in core])), "≥ 10x"),
