@@ -259,18 +259,15 @@ impl Loaded {
     /// The backend that runs when `requested` is asked for: the VM stands
     /// in for the JIT where Cranelift cannot target the machine.
     pub fn backend_for(&self, requested: Backend) -> Backend {
-        match (requested, self.native_code(false)) {
-            (Backend::Jit, Err(jit::JitError::Unsupported(_))) => Backend::Vm,
+        match requested {
+            Backend::Jit if self.jit_unsupported().is_some() => Backend::Vm,
             _ => requested,
         }
     }
 
     /// Why the JIT cannot run on this machine, if it cannot.
     pub fn jit_unsupported(&self) -> Option<String> {
-        match self.native_code(false) {
-            Err(e @ jit::JitError::Unsupported(_)) => Some(e.to_string()),
-            _ => None,
-        }
+        jit::host_supported().err().map(|e| e.to_string())
     }
 
     /// The program compiled by the JIT, metered or not (see

@@ -66,6 +66,11 @@ impl Drop for JitCode {
     }
 }
 
+/// Whether Cranelift can target this machine (the error says why not).
+pub fn host_supported() -> Result<(), JitError> {
+    cranelift_native::builder().map(|_| ()).map_err(|m| JitError::Unsupported(m.to_string()))
+}
+
 /// Compiles every function of `program`. `metered` code charges fuel at
 /// every safepoint, as runs with a fuel limit need; other code only polls
 /// the interrupt flag there (as wasmtime, fuel is a compile-time choice).
