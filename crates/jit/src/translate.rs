@@ -406,7 +406,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         for &inst in insts {
             match self.func.insts[inst] {
                 InstData::Phi { .. } => {}
-                InstData::Jump { dest } => self.jump_edge(block, dest),
+                InstData::Jump { dest } => self.edge_code(block, dest),
                 InstData::Branch { cond, then_dest, else_dest } => self.branch(block, cond, then_dest, else_dest),
                 InstData::Return { value } => self.ret(inst, value),
                 _ => {
@@ -476,10 +476,6 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         }
         let args = self.edge_args(&entries);
         self.b.ins().jump(self.blocks[dest], &args);
-    }
-
-    fn jump_edge(&mut self, block: Block, dest: Block) {
-        self.edge_code(block, dest);
     }
 
     fn branch(&mut self, block: Block, cond: Value, then_dest: Block, else_dest: Block) {
