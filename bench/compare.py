@@ -40,25 +40,21 @@ class Program:
     peers: dict = field(default_factory=dict)
 
 
+def twins(name):
+    """The Lua, LuaJIT, CPython and Rust twins of bench/programs/NAME.mir."""
+    return {"python": f"{name}.py", "lua": f"{name}.lua", "luajit": f"{name}.lua", "rust": f"{name}.rs"}
+
+
 PROGRAMS = [
-    Program("loop", ["100000000"], {
-        "python": "loop.py", "lua": "loop.lua", "luajit": "loop.lua", "rust": "loop.rs"}),
-    Program("fib", ["32"], {
-        "python": "fib.py", "lua": "fib.lua", "luajit": "fib.lua", "rust": "fib.rs"}),
-    Program("array", ["1000000"], {
-        "python": "array.py", "lua": "array.lua", "luajit": "array.lua", "rust": "array.rs"}),
-    Program("nbody", ["250000"], {
-        "python": "nbody.py", "lua": "nbody.lua", "luajit": "nbody.lua", "rust": "nbody.rs"}),
-    Program("spectralnorm", ["500"], {
-        "python": "spectralnorm.py", "lua": "spectralnorm.lua", "luajit": "spectralnorm.lua", "rust": "spectralnorm.rs"}),
-    Program("strings", ["1000000"], {
-        "python": "strings.py", "lua": "strings.lua", "luajit": "strings.lua", "rust": "strings.rs"}),
-    Program("map", ["1000000"], {
-        "python": "map.py", "lua": "map.lua", "luajit": "map.lua", "rust": "map.rs"}),
-    Program("sort", ["3000000"], {
-        "python": "sort.py", "lua": "sort.lua", "luajit": "sort.lua", "rust": "sort.rs"}),
-    Program("matmul_naive", ["200"], {
-        "python": "matmul_naive.py", "lua": "matmul_naive.lua", "luajit": "matmul_naive.lua", "rust": "matmul_naive.rs"}),
+    Program("loop", ["100000000"], twins("loop")),
+    Program("fib", ["32"], twins("fib")),
+    Program("array", ["1000000"], twins("array")),
+    Program("nbody", ["250000"], twins("nbody")),
+    Program("spectralnorm", ["500"], twins("spectralnorm")),
+    Program("strings", ["1000000"], twins("strings")),
+    Program("map", ["1000000"], twins("map")),
+    Program("sort", ["3000000"], twins("sort")),
+    Program("matmul_naive", ["200"], twins("matmul_naive")),
     Program("concat", ["1000000"]),
     # MatrixBox kernels against NumPy (the "python" twins import numpy): ten
     # 1024x1024 products, and a 1e7-element in-place add chain of 100 steps.

@@ -165,7 +165,7 @@ pub unsafe extern "C" fn mir13_trap(ctx: *mut Ctx, code: u32) {
 }
 
 /// Records a failed unboxing: `(tag, payload)` is not a `want` (0 i64,
-/// 1 f64, 2 bool, 3 FunctionBox).
+/// 1 f64, 2 bool).
 ///
 /// # Safety
 /// Called by compiled code with the live context and a valid value.
@@ -173,7 +173,7 @@ pub unsafe extern "C" fn mir13_unbox_failed(ctx: *mut Ctx, want: u32, tag: u64, 
     guard(ctx, || {
         // SAFETY: compiled code passes a live value.
         let v = unsafe { Value::from_raw(tag as u8, payload) };
-        let expected = ["IntegerBox", "FloatBox", "BoolBox", "FunctionBox"][(want as usize).min(3)];
+        let expected = ["IntegerBox", "FloatBox", "BoolBox"][(want as usize).min(2)];
         // SAFETY: no call into compiled code follows.
         Err(Trap::Expected { expected, got: unsafe { rt(ctx) }.class_name(v) }.into())
     });

@@ -317,7 +317,8 @@ impl<'a> FnCompiler<'a> {
     /// Which operand of `inst` folds into an immediate.
     fn fold(&self, inst: mir::Inst) -> Fold {
         match self.func.insts[inst] {
-            InstData::BinOp { op: BinaryOp::Add, args: [a, b] } if self.ty(a) == Type::I64 => {
+            // Commutative: either operand may be the constant.
+            InstData::BinOp { op: BinaryOp::Add | BinaryOp::Mul, args: [a, b] } if self.ty(a) == Type::I64 => {
                 match (self.imm(a), self.imm(b)) {
                     (_, Some(k)) => Fold::B(k),
                     (Some(k), None) => Fold::A(k),
@@ -328,13 +329,6 @@ impl<'a> FnCompiler<'a> {
                 Some(k) if k != i32::MIN => Fold::B(k),
                 _ => Fold::None,
             },
-            InstData::BinOp { op: BinaryOp::Mul, args: [a, b] } if self.ty(a) == Type::I64 => {
-                match (self.imm(a), self.imm(b)) {
-                    (_, Some(k)) => Fold::B(k),
-                    (Some(k), None) => Fold::A(k),
-                    _ => Fold::None,
-                }
-            }
             // A constant divisor other than 0 and -1 never traps.
             InstData::BinOp { op: BinaryOp::Div | BinaryOp::Rem, args: [a, b] } if self.ty(a) == Type::I64 => {
                 match self.imm(b) {
