@@ -15,6 +15,7 @@ mod translate;
 use crate::ctx::Ctx;
 use crate::translate::{FnTranslator, Helpers, Tables, scalar_type, signature};
 use cranelift_codegen::ir::{self, AbiParam, InstBuilder, MemFlagsData, UserFuncName, types};
+use cranelift_codegen::isa::CallConv;
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
@@ -124,7 +125,7 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
         sig.returns.extend(rets.iter().map(|&t| AbiParam::new(t)));
         module.declare_function(name, Linkage::Import, &sig).map_err(codegen)
     };
-    let helpers = Helpers {
+    let mut helpers = Helpers {
         trap: import("mir13_trap", &[i64t, i32t], &[])?,
         unwind: import("mir13_unwind", &[i64t, i32t], &[])?,
         unbox_failed: import("mir13_unbox_failed", &[i64t, i32t, i64t, i64t], &[])?,
@@ -133,7 +134,11 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
         compare: import("mir13_compare", &[i64t, i32t, i64t, i64t, i64t, i64t], &[i32t])?,
         math: import("mir13_math", &[i32t, f64t, f64t], &[f64t])?,
         call: import("mir13_call", &[i64t, i32t, i64t, i32t, i64t], &[i32t])?,
+        safepoint_saving: ClifFunc::from_u32(0),
+        call_saving: ClifFunc::from_u32(0),
     };
+    helpers.safepoint_saving = saving_shim(&mut module, helpers.safepoint, "safepoint_saving", &[i64t])?;
+    helpers.call_saving = saving_shim(&mut module, helpers.call, "call_saving", &[i64t, i32t, i64t, i32t, i64t])?;
     let funcs = &program.module().funcs;
     let mut ids = Vec::with_capacity(funcs.len());
     let mut tramps = Vec::with_capacity(funcs.len());
@@ -183,13 +188,47 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
 
 /// The entry point helpers (and [`run`]) call a function through: it reads
 /// the arguments from a `Value` array and writes the result as a `Value`.
+/// A function that calls helper `target` and keeps every register: slow
+/// paths call it, so that values live across them need not leave registers
+/// on the fast path (no register survives a System V call but a few integer
+/// ones). Its caller learns of a trap from `Ctx::trapped`.
+fn saving_shim(
+    module: &mut JITModule,
+    target: ClifFunc,
+    name: &str,
+    params: &[ir::Type],
+) -> Result<ClifFunc, JitError> {
+    let mut sig = module.make_signature();
+    sig.call_conv = CallConv::PreserveAll;
+    sig.params.extend(params.iter().map(|&t| AbiParam::new(t)));
+    let id = module.declare_function(name, Linkage::Local, &sig).map_err(codegen)?;
+    let mut cx = module.make_context();
+    cx.func.signature = sig;
+    let mut fcx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(&mut cx.func, &mut fcx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    let args = b.block_params(entry).to_vec();
+    let callee = module.declare_func_in_func(target, b.func);
+    b.ins().call(callee, &args);
+    b.ins().return_(&[]);
+    b.seal_all_blocks();
+    b.finalize(module.target_config());
+    module.define_function(id, &mut cx).map_err(codegen)?;
+    Ok(id)
+}
+
 fn trampoline(mut b: FunctionBuilder, module: &mut JITModule, func: &Function, target: ClifFunc) {
     let flags = MemFlagsData::trusted();
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
     let &[cx, args, out] = b.block_params(entry) else { unreachable!("three parameters") };
-    let mut values = vec![cx];
+    // The callee gets the depth its caller published; restoring it afterwards
+    // keeps it right for the helper's next call into compiled code.
+    let left = b.ins().load(types::I32, flags, cx, ctx::CALLS_LEFT);
+    let mut values = vec![cx, left];
     for (i, p) in func.params.iter().enumerate() {
         let at = (i * layout::VALUE_SIZE) as i32;
         let payload = at + layout::VALUE_PAYLOAD as i32;
@@ -204,6 +243,7 @@ fn trampoline(mut b: FunctionBuilder, module: &mut JITModule, func: &Function, t
     let callee = module.declare_func_in_func(target, b.func);
     let call = b.ins().call(callee, &values);
     let results = b.inst_results(call).to_vec();
+    b.ins().store(flags, left, cx, ctx::CALLS_LEFT);
     if let Some(ty) = func.ret {
         let tag = match ty {
             Type::Box => b.ins().ireduce(types::I8, results[0]),

@@ -35,6 +35,9 @@ pub(crate) struct Helpers {
     pub compare: ClifFunc,
     pub math: ClifFunc,
     pub call: ClifFunc,
+    /// `safepoint` and `call` behind shims that keep every register.
+    pub safepoint_saving: ClifFunc,
+    pub call_saving: ClifFunc,
 }
 
 /// Tables every function adds to; they live as long as the code.
@@ -77,10 +80,11 @@ pub(crate) fn push_abi(list: &mut Vec<AbiParam>, ty: Type) {
     }
 }
 
-/// The signature of a compiled MIR function.
+/// The signature of a compiled MIR function: the context, the calls that may
+/// still start (see [`FnTranslator::prologue`]), then the MIR parameters.
 pub(crate) fn signature(module: &JITModule, func: &Function) -> Signature {
     let mut sig = module.make_signature();
-    sig.params.push(AbiParam::new(types::I64));
+    sig.params.extend([AbiParam::new(types::I64), AbiParam::new(types::I32)]);
     for p in &func.params {
         push_abi(&mut sig.params, p.ty);
     }
@@ -129,7 +133,8 @@ pub(crate) struct FnTranslator<'a, 'b> {
     vals: EntityVec<Value, Repr>,
     blocks: EntityVec<Block, ir::Block>,
     ctx: ir::Value,
-    /// `Ctx::calls_left` on entry, restored on return.
+    /// Calls that may still start from this frame: passed to direct callees,
+    /// and stored in `Ctx::calls_left` before helpers that may run compiled code.
     calls_left: ir::Value,
     /// `Ctx::fuel` (metered code only) and `Ctx::interrupt`, loaded once on entry.
     fuel_at: ir::Value,
@@ -140,6 +145,11 @@ pub(crate) struct FnTranslator<'a, 'b> {
     trap_return: ir::Block,
     args_slot: Option<ir::StackSlot>,
     out_slot: Option<ir::StackSlot>,
+    /// The MIR block being translated.
+    current: Block,
+    /// Per receiver, "is an ArrayBox" as computed in a MIR block: a value's
+    /// class never changes, so blocks that block dominates reuse the answer.
+    array_guards: HashMap<Value, (Block, ir::Value)>,
 }
 
 impl<'a, 'b> FnTranslator<'a, 'b> {
@@ -178,6 +188,8 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             trap_return: ir::Block::from_u32(0),
             args_slot: None,
             out_slot: None,
+            current: Block::INVALID,
+            array_guards: HashMap::new(),
         };
         t.trap_exit = t.b.create_block();
         t.trap_return = t.b.create_block();
@@ -191,7 +203,8 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.b.switch_to_block(entry);
         let params = self.b.block_params(entry).to_vec();
         self.ctx = params[0];
-        let mut at = 1;
+        self.calls_left = params[1];
+        let mut at = 2;
         for p in &self.func.params {
             self.vals[p.value] = match p.ty {
                 Type::Box => {
@@ -250,17 +263,19 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
 
     /// Depth and native-stack checks (a frame that fails them was never
     /// entered: it is not in the backtrace), then the entry safepoint.
+    ///
+    /// The depth travels in a register: each frame receives the number of
+    /// calls that may still start, traps at 0 and passes one less on. Helpers
+    /// that may run compiled code find it in `Ctx::calls_left`, which is
+    /// written just before them, so a return restores nothing.
     fn prologue(&mut self) {
-        let left = self.b.ins().load(types::I32, FLAGS, self.ctx, ctx::CALLS_LEFT);
-        let too_deep = self.b.ins().icmp_imm_s(IntCC::Equal, left, 0);
+        let too_deep = self.b.ins().icmp_imm_s(IntCC::Equal, self.calls_left, 0);
         self.trap_if(too_deep, TRAP_STACK_OVERFLOW, self.trap_return);
         let sp = self.b.ins().get_stack_pointer(types::I64);
         let limit = self.b.ins().load(types::I64, FLAGS, self.ctx, ctx::STACK_LIMIT);
         let no_stack = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
         self.trap_if(no_stack, TRAP_STACK_OVERFLOW, self.trap_return);
-        let deeper = self.b.ins().iadd_imm_s(left, -1);
-        self.b.ins().store(FLAGS, deeper, self.ctx, ctx::CALLS_LEFT);
-        self.calls_left = left;
+        self.calls_left = self.b.ins().iadd_imm_s(self.calls_left, -1);
         if self.metered {
             self.fuel_at = self.b.ins().load(types::I64, FLAGS, self.ctx, ctx::FUEL);
         }
@@ -309,6 +324,12 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.b.switch_to_block(cont);
     }
 
+    /// Stores the frame's depth where trampolines read it, before a helper
+    /// that may run compiled code (a method, a function value, a `fini`).
+    fn publish_depth(&mut self) {
+        self.b.ins().store(FLAGS, self.calls_left, self.ctx, ctx::CALLS_LEFT);
+    }
+
     /// Leaves if a call into compiled code recorded a trap.
     fn check_trapped(&mut self) {
         let trapped = self.b.ins().load(types::I8, FLAGS, self.ctx, ctx::TRAPPED);
@@ -337,7 +358,8 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         }
         self.b.switch_to_block(slow);
         self.b.set_cold_block(slow);
-        self.call_checked(self.helpers.safepoint, &[self.ctx]);
+        self.call(self.helpers.safepoint_saving, &[self.ctx]);
+        self.check_trapped();
         self.b.ins().jump(cont, &[]);
         self.b.switch_to_block(cont);
     }
@@ -390,6 +412,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.b.ins().jump(cont, &[]);
         self.b.switch_to_block(last);
         self.b.set_cold_block(last);
+        self.publish_depth();
         self.call_checked(self.helpers.release, &[self.ctx, payload]);
         self.b.ins().jump(cont, &[]);
         self.b.switch_to_block(cont);
@@ -402,6 +425,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     }
 
     fn block(&mut self, block: Block) {
+        self.current = block;
         let insts = &self.func.blocks[block].insts;
         for &inst in insts {
             match self.func.insts[inst] {
@@ -514,7 +538,6 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             }
             repr.push_to(&mut out);
         }
-        self.b.ins().store(FLAGS, self.calls_left, self.ctx, ctx::CALLS_LEFT);
         self.b.ins().return_(&out);
     }
 
@@ -617,7 +640,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             }
             InstData::Call { callee: Callee::Direct(f), args } => {
                 let callee = self.program.func_id(f).expect("verified callee");
-                let mut values = vec![self.ctx];
+                let mut values = vec![self.ctx, self.calls_left];
                 for &a in func.value_list(args) {
                     self.repr(a).push_to(&mut values);
                 }
@@ -634,13 +657,13 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             }
             InstData::Call { callee: Callee::Indirect(f, ret), args } => {
                 let all: Vec<Value> = std::iter::once(f).chain(func.value_list(args).iter().copied()).collect();
-                let repr = self.dynamic(SiteKind::Indirect, &all, result, ret, None);
+                let repr = self.dynamic(SiteKind::Indirect, &all, result, ret, None, false);
                 self.set(inst, repr);
             }
             InstData::BoxCall { recv: Receiver::Class(c), method, args, ret } => {
                 let class = self.program.class(c).expect("verified class");
                 let kind = SiteKind::Static { class, method: MethodRef::resolve(self.program, method) };
-                let repr = self.dynamic(kind, func.value_list(args), result, ret, None);
+                let repr = self.dynamic(kind, func.value_list(args), result, ret, None, false);
                 self.set(inst, repr);
             }
             InstData::BoxCall { recv: Receiver::Value(r), method, args, ret } => {
@@ -649,7 +672,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             }
             InstData::ExternCall { name, args, ret } => {
                 let host = self.tables.host(self.program.module().sym(name));
-                let repr = self.dynamic(SiteKind::Extern { host }, func.value_list(args), result, ret, None);
+                let repr = self.dynamic(SiteKind::Extern { host }, func.value_list(args), result, ret, None, false);
                 self.set(inst, repr);
             }
             InstData::TypeOp { op: TypeOpKind::Is(c), arg } => {
@@ -745,7 +768,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
                 let (t, _) = self.as_box(arg);
                 Repr::Scalar(self.b.ins().icmp_imm_s(IntCC::Equal, t, tag as i64))
             }
-            None => self.dynamic(SiteKind::Is { class }, &[arg], result, Type::Bool, None),
+            None => self.dynamic(SiteKind::Is { class }, &[arg], result, Type::Bool, None, false),
         }
     }
 
@@ -815,7 +838,8 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, bytes, 4))
     }
 
-    /// A call through `mir13_call`; the result as `ret` when bound.
+    /// A call through `mir13_call`; the result as `ret` when bound. A `slow`
+    /// path's call keeps every register (see `saving_shim`).
     fn dynamic(
         &mut self,
         kind: SiteKind,
@@ -823,6 +847,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         result: Option<Value>,
         ret: Type,
         const_name: Option<String>,
+        slow: bool,
     ) -> Repr {
         let site = self.tables.sites.len() as i64;
         self.tables.sites.push(Site { kind, ret: result.map(|_| ret), const_name });
@@ -854,7 +879,13 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         let n = self.b.ins().iconst(types::I32, args.len() as i64);
         let args_at = self.b.ins().stack_addr(types::I64, args_slot, 0);
         let out_at = self.b.ins().stack_addr(types::I64, out_slot, 0);
-        self.call_checked(self.helpers.call, &[self.ctx, site, args_at, n, out_at]);
+        self.publish_depth();
+        if slow {
+            self.call(self.helpers.call_saving, &[self.ctx, site, args_at, n, out_at]);
+            self.check_trapped();
+        } else {
+            self.call_checked(self.helpers.call, &[self.ctx, site, args_at, n, out_at]);
+        }
         if result.is_none() {
             return Repr::Unset;
         }
@@ -899,7 +930,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
                 self.array_fast(kind, &all, result, ret, ArrayOp::Length)
             }
             (true, Some(Method::Push), &[_]) if null_ok => self.array_fast(kind, &all, result, ret, ArrayOp::Push),
-            _ => self.dynamic(kind, &all, result, ret, const_name),
+            _ => self.dynamic(kind, &all, result, ret, const_name, false),
         }
     }
 
@@ -958,13 +989,8 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             push_abi_types(&mut outs, ret);
         }
         let params: Vec<ir::Value> = outs.iter().map(|&t| self.b.append_block_param(done, t)).collect();
-        let (tag, obj) = self.as_box(all[0]);
-        let is_obj = self.b.ins().icmp_imm_s(IntCC::Equal, tag, layout::TAG_OBJ as i64);
-        let check_kind = self.b.create_block();
-        self.b.ins().brif(is_obj, check_kind, &[], slow, &[]);
-        self.b.switch_to_block(check_kind);
-        let kind_byte = self.b.ins().uload8(types::I32, FLAGS, obj, layout::OBJ_KIND as i32);
-        let is_array = self.b.ins().icmp_imm_s(IntCC::Equal, kind_byte, layout::KIND_ARRAY as i64);
+        let is_array = self.array_guard(all[0]);
+        let (_, obj) = self.as_box(all[0]);
         let array = self.b.create_block();
         self.b.ins().brif(is_array, array, &[], slow, &[]);
         self.b.switch_to_block(array);
@@ -1048,7 +1074,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         }
         self.b.switch_to_block(slow);
         self.b.set_cold_block(slow);
-        let repr = self.dynamic(kind, all, result, ret, None);
+        let repr = self.dynamic(kind, all, result, ret, None, true);
         let mut values = Vec::new();
         if result.is_some() {
             repr.push_to(&mut values);
@@ -1062,6 +1088,30 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             [t, p] => Repr::Box(*t, *p),
             _ => unreachable!("one value"),
         }
+    }
+
+    /// Whether box `recv` is an ArrayBox (an `i8`), computed once per
+    /// dominating block.
+    fn array_guard(&mut self, recv: Value) -> ir::Value {
+        if let Some(&(block, known)) = self.array_guards.get(&recv)
+            && self.info.domtree.dominates(block, self.current)
+        {
+            return known;
+        }
+        let (tag, obj) = self.as_box(recv);
+        let is_obj = self.b.ins().icmp_imm_s(IntCC::Equal, tag, layout::TAG_OBJ as i64);
+        let check_kind = self.b.create_block();
+        let answer = self.b.create_block();
+        let is_array = self.b.append_block_param(answer, types::I8);
+        let no = self.b.ins().iconst(types::I8, 0);
+        self.b.ins().brif(is_obj, check_kind, &[], answer, &[BlockArg::Value(no)]);
+        self.b.switch_to_block(check_kind);
+        let kind_byte = self.b.ins().uload8(types::I32, FLAGS, obj, layout::OBJ_KIND as i32);
+        let kind_is_array = self.b.ins().icmp_imm_s(IntCC::Equal, kind_byte, layout::KIND_ARRAY as i64);
+        self.b.ins().jump(answer, &[BlockArg::Value(kind_is_array)]);
+        self.b.switch_to_block(answer);
+        self.array_guards.insert(recv, (self.current, is_array));
+        is_array
     }
 
     /// Stores `v` (a new reference) into the element at address `at`.
