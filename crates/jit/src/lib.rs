@@ -106,7 +106,7 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
     }
     let isa = isa_builder.finish(settings::Flags::new(flags)).map_err(|e| JitError::Unsupported(e.to_string()))?;
     let mut jb = JITBuilder::with_isa(isa, default_libcall_names());
-    let symbols: [(&str, *const u8); 8] = [
+    let symbols: [(&str, *const u8); 9] = [
         ("mir13_unwind", helpers::mir13_unwind as *const u8),
         ("mir13_trap", helpers::mir13_trap as *const u8),
         ("mir13_unbox_failed", helpers::mir13_unbox_failed as *const u8),
@@ -115,6 +115,7 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
         ("mir13_compare", helpers::mir13_compare as *const u8),
         ("mir13_math", helpers::mir13_math as *const u8),
         ("mir13_call", helpers::mir13_call as *const u8),
+        ("mir13_string_length", helpers::mir13_string_length as *const u8),
     ];
     jb.symbols(symbols);
     let mut module = JITModule::new(jb);
@@ -134,6 +135,7 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
         compare: import("mir13_compare", &[i64t, i32t, i64t, i64t, i64t, i64t], &[i32t])?,
         math: import("mir13_math", &[i32t, f64t, f64t], &[f64t])?,
         call: import("mir13_call", &[i64t, i32t, i64t, i32t, i64t], &[i32t])?,
+        string_length: import("mir13_string_length", &[i64t], &[i64t])?,
         safepoint_saving: ClifFunc::from_u32(0),
         call_saving: ClifFunc::from_u32(0),
     };

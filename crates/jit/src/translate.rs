@@ -35,6 +35,7 @@ pub(crate) struct Helpers {
     pub compare: ClifFunc,
     pub math: ClifFunc,
     pub call: ClifFunc,
+    pub string_length: ClifFunc,
     /// `safepoint` and `call` behind shims that keep every register.
     pub safepoint_saving: ClifFunc,
     pub call_saving: ClifFunc,
@@ -927,7 +928,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
                 self.array_fast(kind, &all, result, ret, ArrayOp::Set)
             }
             (true, Some(Method::Length), []) if result.is_some() && matches!(ret, Type::I64 | Type::Box) => {
-                self.array_fast(kind, &all, result, ret, ArrayOp::Length)
+                self.length_fast(kind, &all, result, ret)
             }
             (true, Some(Method::Push), &[_]) if null_ok => self.array_fast(kind, &all, result, ret, ArrayOp::Push),
             _ => self.dynamic(kind, &all, result, ret, const_name, false),
@@ -1004,16 +1005,6 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             }
         };
         match op {
-            ArrayOp::Length => {
-                let args: Vec<BlockArg> = match ret {
-                    Type::Box => {
-                        let t = self.b.ins().iconst(types::I64, layout::TAG_I64 as i64);
-                        vec![BlockArg::Value(t), BlockArg::Value(len)]
-                    }
-                    _ => vec![BlockArg::Value(len)],
-                };
-                self.b.ins().jump(done, &args);
-            }
             ArrayOp::Get | ArrayOp::Set => {
                 let i = self.scalar(all[1]);
                 let in_bounds = self.b.ins().icmp(IntCC::UnsignedLessThan, i, len);
@@ -1090,6 +1081,61 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         }
     }
 
+    /// `length()` inline for an ArrayBox, through a leaf helper for a
+    /// StringBox (it counts characters), else through the runtime.
+    fn length_fast(&mut self, kind: SiteKind, all: &[Value], result: Option<Value>, ret: Type) -> Repr {
+        let done = self.b.create_block();
+        let mut outs = Vec::new();
+        push_abi_types(&mut outs, ret);
+        let params: Vec<ir::Value> = outs.iter().map(|&t| self.b.append_block_param(done, t)).collect();
+        let jump_done = |t: &mut Self, len: ir::Value| {
+            let args = match ret {
+                Type::Box => {
+                    let tag = t.b.ins().iconst(types::I64, layout::TAG_I64 as i64);
+                    vec![BlockArg::Value(tag), BlockArg::Value(len)]
+                }
+                _ => vec![BlockArg::Value(len)],
+            };
+            t.b.ins().jump(done, &args);
+        };
+        let (check_kind, array, not_array, string, slow) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        let (tag, obj) = self.as_box(all[0]);
+        let is_obj = self.b.ins().icmp_imm_s(IntCC::Equal, tag, layout::TAG_OBJ as i64);
+        self.b.ins().brif(is_obj, check_kind, &[], slow, &[]);
+        self.b.switch_to_block(check_kind);
+        let kind_byte = self.b.ins().uload8(types::I32, FLAGS, obj, layout::OBJ_KIND as i32);
+        let is_array = self.b.ins().icmp_imm_s(IntCC::Equal, kind_byte, layout::KIND_ARRAY as i64);
+        self.b.ins().brif(is_array, array, &[], not_array, &[]);
+        self.b.switch_to_block(array);
+        let len = self.b.ins().load(types::I64, FLAGS, obj, layout::ARRAY_LEN as i32);
+        jump_done(self, len);
+        self.b.switch_to_block(not_array);
+        let is_string = self.b.ins().icmp_imm_s(IntCC::Equal, kind_byte, layout::KIND_STRING as i64);
+        self.b.ins().brif(is_string, string, &[], slow, &[]);
+        self.b.switch_to_block(string);
+        let call = self.call(self.helpers.string_length, &[obj]);
+        let len = self.b.inst_results(call)[0];
+        jump_done(self, len);
+        self.b.switch_to_block(slow);
+        self.b.set_cold_block(slow);
+        let mut values = Vec::new();
+        self.dynamic(kind, all, result, ret, None, true).push_to(&mut values);
+        let args: Vec<BlockArg> = values.into_iter().map(BlockArg::Value).collect();
+        self.b.ins().jump(done, &args);
+        self.b.switch_to_block(done);
+        match params.as_slice() {
+            [v] => Repr::Scalar(*v),
+            [t, p] => Repr::Box(*t, *p),
+            _ => unreachable!("one value"),
+        }
+    }
+
     /// Whether box `recv` is an ArrayBox (an `i8`), computed once per
     /// dominating block.
     fn array_guard(&mut self, recv: Value) -> ir::Value {
@@ -1130,7 +1176,6 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
 enum ArrayOp {
     Get,
     Set,
-    Length,
     Push,
 }
 

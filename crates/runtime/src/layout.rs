@@ -29,6 +29,8 @@ pub const OBJ_RC: usize = 0;
 pub const OBJ_KIND: usize = 8;
 /// The kind byte of an ArrayBox.
 pub const KIND_ARRAY: u8 = crate::heap::Kind::Array as u8;
+/// The kind byte of a StringBox.
+pub const KIND_STRING: u8 = crate::heap::Kind::Str as u8;
 
 /// Offset of an ArrayBox's element pointer.
 pub const ARRAY_PTR: usize =

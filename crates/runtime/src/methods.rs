@@ -870,7 +870,8 @@ impl Runtime {
 }
 
 /// Number of Unicode scalar values in `s`.
-fn char_len(s: &str) -> usize {
+/// A StringBox's length: its count of Unicode scalar values.
+pub fn char_len(s: &str) -> usize {
     if s.is_ascii() { s.len() } else { s.chars().count() }
 }
 
