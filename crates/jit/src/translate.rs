@@ -47,6 +47,9 @@ pub(crate) struct Tables {
     pub sites: Vec<Site>,
     /// String constants: one StringBox per `const "..."` instruction.
     pub strings: Vec<String>,
+    /// Where each `const "..."` instruction's string is in `strings` (an
+    /// inlined body emits the instruction again, with the same box).
+    string_index: HashMap<(FuncId, Inst), i32>,
     /// Host function names, by the index `SiteKind::Extern` holds.
     pub hosts: Vec<String>,
     host_index: HashMap<String, u32>,
@@ -151,7 +154,28 @@ pub(crate) struct FnTranslator<'a, 'b> {
     /// Per receiver, "is an ArrayBox" as computed in a MIR block: a value's
     /// class never changes, so blocks that block dominates reuse the answer.
     array_guards: HashMap<Value, (Block, ir::Value)>,
+    /// While an inlined body is emitted: where its returns jump.
+    inline_return: Option<ir::Block>,
 }
+
+/// The per-function state of [`FnTranslator`], put aside while a callee's
+/// body is inlined.
+struct Frame<'a> {
+    func: &'a Function,
+    info: &'a FuncInfo,
+    id: FuncId,
+    vals: EntityVec<Value, Repr>,
+    blocks: EntityVec<Block, ir::Block>,
+    calls_left: ir::Value,
+    trap_exit: ir::Block,
+    current: Block,
+    array_guards: HashMap<Value, (Block, ir::Value)>,
+    inline_return: Option<ir::Block>,
+}
+
+/// Callees at most this many instructions long, without loops, are inlined
+/// (one level deep).
+const INLINE_MAX_INSTS: usize = 24;
 
 impl<'a, 'b> FnTranslator<'a, 'b> {
     #[allow(clippy::too_many_arguments)]
@@ -191,6 +215,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             out_slot: None,
             current: Block::INVALID,
             array_guards: HashMap::new(),
+            inline_return: None,
         };
         t.trap_exit = t.b.create_block();
         t.trap_return = t.b.create_block();
@@ -218,31 +243,9 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
                 }
             };
         }
-        let rpo = self.info.order.rpo();
-        for &block in rpo {
-            let cb = self.b.create_block();
-            self.blocks[block] = cb;
-            for phi in self.func.phis(block) {
-                let InstData::Phi { ty, .. } = self.func.insts[phi] else { unreachable!() };
-                let r = self.func.results[phi].expect("phis have results");
-                let v = self.b.append_block_param(cb, scalar_type(ty));
-                self.vals[r] = if ty == Type::Box {
-                    Repr::Box(v, self.b.append_block_param(cb, types::I64))
-                } else {
-                    Repr::Scalar(v)
-                };
-            }
-        }
+        self.create_blocks();
         self.prologue();
-        let first = self.blocks[rpo[0]];
-        self.b.ins().jump(first, &[]);
-        for &block in rpo {
-            self.b.switch_to_block(self.blocks[block]);
-            if block != rpo[0] && self.info.order.is_loop_header(block) {
-                self.safepoint();
-            }
-            self.block(block);
-        }
+        self.body();
         self.b.switch_to_block(self.trap_exit);
         self.b.set_cold_block(self.trap_exit);
         let id = self.b.ins().iconst(types::I32, self.id.as_u32() as i64);
@@ -260,6 +263,112 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.b.ins().return_(&zeros);
         self.b.seal_all_blocks();
         self.b.finalize(self.module.target_config());
+    }
+
+    /// A Cranelift block per MIR block, with the phis as block parameters.
+    fn create_blocks(&mut self) {
+        for &block in self.info.order.rpo() {
+            let cb = self.b.create_block();
+            self.blocks[block] = cb;
+            for phi in self.func.phis(block) {
+                let InstData::Phi { ty, .. } = self.func.insts[phi] else { unreachable!() };
+                let r = self.func.results[phi].expect("phis have results");
+                let v = self.b.append_block_param(cb, scalar_type(ty));
+                self.vals[r] = if ty == Type::Box {
+                    Repr::Box(v, self.b.append_block_param(cb, types::I64))
+                } else {
+                    Repr::Scalar(v)
+                };
+            }
+        }
+    }
+
+    /// Jumps to the first block, then emits every block in reverse postorder.
+    fn body(&mut self) {
+        let rpo = self.info.order.rpo();
+        self.b.ins().jump(self.blocks[rpo[0]], &[]);
+        for &block in rpo {
+            self.b.switch_to_block(self.blocks[block]);
+            if block != rpo[0] && self.info.order.is_loop_header(block) {
+                self.safepoint();
+            }
+            self.block(block);
+        }
+    }
+
+    /// Whether a direct call to `callee` is emitted inline: only from the
+    /// function being compiled (one level), and only small loop-free callees.
+    fn inlines(&self, callee: FuncId) -> bool {
+        let (func, info) = (self.program.func(callee), self.program.info(callee));
+        self.inline_return.is_none()
+            && info.order.rpo().iter().all(|&b| !info.order.is_loop_header(b))
+            && info.order.rpo().iter().map(|&b| func.blocks[b].insts.len()).sum::<usize>() <= INLINE_MAX_INSTS
+    }
+
+    /// Emits a direct call's callee in place. Everything a call does is kept:
+    /// the depth check, the entry safepoint, the callee in the backtrace of a
+    /// trap inside it; only the native call goes. Arguments are borrowed, as
+    /// in a call. Returns the callee's result.
+    fn inline_call(&mut self, callee: FuncId, args: &[Repr]) -> Option<Repr> {
+        let too_deep = self.b.ins().icmp_imm_s(IntCC::Equal, self.calls_left, 0);
+        self.trap_if(too_deep, TRAP_STACK_OVERFLOW, self.trap_exit);
+        let func = self.program.func(callee);
+        let done = self.b.create_block();
+        let mut outs = Vec::new();
+        if let Some(ty) = func.ret {
+            push_abi_types(&mut outs, ty);
+        }
+        let results: Vec<ir::Value> = outs.iter().map(|&t| self.b.append_block_param(done, t)).collect();
+        let exit = self.b.create_block();
+        let calls_left = self.b.ins().iadd_imm_s(self.calls_left, -1);
+        let callee_frame = Frame {
+            func,
+            info: self.program.info(callee),
+            id: callee,
+            vals: EntityVec::filled(func.values.len(), Repr::Unset),
+            blocks: EntityVec::filled(func.blocks.len(), ir::Block::from_u32(0)),
+            calls_left,
+            trap_exit: exit,
+            current: Block::INVALID,
+            array_guards: HashMap::new(),
+            inline_return: Some(done),
+        };
+        let caller = self.swap_frame(callee_frame);
+        for (p, &a) in func.params.iter().zip(args) {
+            self.vals[p.value] = a;
+        }
+        self.create_blocks();
+        self.safepoint();
+        self.body();
+        self.b.switch_to_block(exit);
+        self.b.set_cold_block(exit);
+        let id = self.b.ins().iconst(types::I32, callee.as_u32() as i64);
+        self.call(self.helpers.unwind, &[self.ctx, id]);
+        self.swap_frame(caller);
+        self.b.ins().jump(self.trap_exit, &[]);
+        self.b.switch_to_block(done);
+        match results.as_slice() {
+            [] => None,
+            [v] => Some(Repr::Scalar(*v)),
+            [t, p] => Some(Repr::Box(*t, *p)),
+            _ => unreachable!("one value"),
+        }
+    }
+
+    /// Makes `frame` the function being emitted; returns the one it replaces.
+    fn swap_frame(&mut self, frame: Frame<'a>) -> Frame<'a> {
+        Frame {
+            func: std::mem::replace(&mut self.func, frame.func),
+            info: std::mem::replace(&mut self.info, frame.info),
+            id: std::mem::replace(&mut self.id, frame.id),
+            vals: std::mem::replace(&mut self.vals, frame.vals),
+            blocks: std::mem::replace(&mut self.blocks, frame.blocks),
+            calls_left: std::mem::replace(&mut self.calls_left, frame.calls_left),
+            trap_exit: std::mem::replace(&mut self.trap_exit, frame.trap_exit),
+            current: std::mem::replace(&mut self.current, frame.current),
+            array_guards: std::mem::replace(&mut self.array_guards, frame.array_guards),
+            inline_return: std::mem::replace(&mut self.inline_return, frame.inline_return),
+        }
     }
 
     /// Depth and native-stack checks (a frame that fails them was never
@@ -539,7 +648,15 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             }
             repr.push_to(&mut out);
         }
-        self.b.ins().return_(&out);
+        match self.inline_return {
+            Some(done) => {
+                let args: Vec<BlockArg> = out.into_iter().map(BlockArg::Value).collect();
+                self.b.ins().jump(done, &args);
+            }
+            None => {
+                self.b.ins().return_(&out);
+            }
+        }
     }
 
     fn set(&mut self, inst: Inst, repr: Repr) {
@@ -589,8 +706,11 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
                         self.boxed(layout::TAG_FUNC, id.as_u32() as i64)
                     }
                     Literal::Str(s) => {
-                        let k = self.tables.strings.len() as i32;
-                        self.tables.strings.push(self.program.module().sym(s).to_string());
+                        let strings = &mut self.tables.strings;
+                        let k = *self.tables.string_index.entry((self.id, inst)).or_insert_with(|| {
+                            strings.push(self.program.module().sym(s).to_string());
+                            strings.len() as i32 - 1
+                        });
                         let base = self.b.ins().load(types::I64, FLAGS, self.ctx, ctx::STRINGS);
                         let at = k * layout::VALUE_SIZE as i32;
                         let t = self.b.ins().uload8(types::I64, FLAGS, base, at + layout::VALUE_TAG as i32);
@@ -641,18 +761,26 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             }
             InstData::Call { callee: Callee::Direct(f), args } => {
                 let callee = self.program.func_id(f).expect("verified callee");
-                let mut values = vec![self.ctx, self.calls_left];
-                for &a in func.value_list(args) {
-                    self.repr(a).push_to(&mut values);
-                }
-                let call = self.call(self.funcs[callee.as_u32() as usize], &values);
-                let results = self.b.inst_results(call).to_vec();
-                self.check_trapped();
-                let ret = self.program.func(callee).ret;
-                match (result, ret) {
-                    (Some(r), Some(Type::Box)) => self.vals[r] = Repr::Box(results[0], results[1]),
-                    (Some(r), Some(_)) => self.vals[r] = Repr::Scalar(results[0]),
-                    (None, Some(Type::Box)) => self.release(results[0], results[1]),
+                let args: Vec<Repr> = func.value_list(args).iter().map(|&a| self.repr(a)).collect();
+                let returned = if self.inlines(callee) {
+                    self.inline_call(callee, &args)
+                } else {
+                    let mut values = vec![self.ctx, self.calls_left];
+                    for a in args {
+                        a.push_to(&mut values);
+                    }
+                    let call = self.call(self.funcs[callee.as_u32() as usize], &values);
+                    let results = self.b.inst_results(call).to_vec();
+                    self.check_trapped();
+                    match self.program.func(callee).ret {
+                        Some(Type::Box) => Some(Repr::Box(results[0], results[1])),
+                        Some(_) => Some(Repr::Scalar(results[0])),
+                        None => None,
+                    }
+                };
+                match (result, returned) {
+                    (Some(r), Some(repr)) => self.vals[r] = repr,
+                    (None, Some(Repr::Box(t, p))) => self.release(t, p),
                     _ => {}
                 }
             }
