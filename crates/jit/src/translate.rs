@@ -156,6 +156,8 @@ pub(crate) struct FnTranslator<'a, 'b> {
     array_guards: HashMap<Value, (Block, ir::Value)>,
     /// While an inlined body is emitted: where its returns jump.
     inline_return: Option<ir::Block>,
+    /// How many inlined bodies enclose the code being emitted.
+    inline_depth: u32,
 }
 
 /// The per-function state of [`FnTranslator`], put aside while a callee's
@@ -173,9 +175,10 @@ struct Frame<'a> {
     inline_return: Option<ir::Block>,
 }
 
-/// Callees at most this many instructions long, without loops, are inlined
-/// (one level deep).
+/// Callees at most this many instructions long, without loops, are inlined,
+/// up to this many levels deep (a recursive `fib` unrolls itself twice).
 const INLINE_MAX_INSTS: usize = 24;
+const INLINE_MAX_DEPTH: u32 = 2;
 
 impl<'a, 'b> FnTranslator<'a, 'b> {
     #[allow(clippy::too_many_arguments)]
@@ -216,6 +219,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             current: Block::INVALID,
             array_guards: HashMap::new(),
             inline_return: None,
+            inline_depth: 0,
         };
         t.trap_exit = t.b.create_block();
         t.trap_return = t.b.create_block();
@@ -296,11 +300,11 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         }
     }
 
-    /// Whether a direct call to `callee` is emitted inline: only from the
-    /// function being compiled (one level), and only small loop-free callees.
+    /// Whether a direct call to `callee` is emitted inline: small loop-free
+    /// callees, up to `INLINE_MAX_DEPTH` levels.
     fn inlines(&self, callee: FuncId) -> bool {
         let (func, info) = (self.program.func(callee), self.program.info(callee));
-        self.inline_return.is_none()
+        self.inline_depth < INLINE_MAX_DEPTH
             && info.order.rpo().iter().all(|&b| !info.order.is_loop_header(b))
             && info.order.rpo().iter().map(|&b| func.blocks[b].insts.len()).sum::<usize>() <= INLINE_MAX_INSTS
     }
@@ -334,6 +338,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             inline_return: Some(done),
         };
         let caller = self.swap_frame(callee_frame);
+        self.inline_depth += 1;
         for (p, &a) in func.params.iter().zip(args) {
             self.vals[p.value] = a;
         }
@@ -345,6 +350,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         let id = self.b.ins().iconst(types::I32, callee.as_u32() as i64);
         self.call(self.helpers.unwind, &[self.ctx, id]);
         self.swap_frame(caller);
+        self.inline_depth -= 1;
         self.b.ins().jump(self.trap_exit, &[]);
         self.b.switch_to_block(done);
         match results.as_slice() {
