@@ -626,10 +626,40 @@ pub fn reverse_axes<T: Elem>(x: &[T], shape: &[usize], out: &mut [T]) {
 
 // ---- matrix products ----
 
+/// Multiply-adds a product does between two calls of its `go_on` check
+/// (about 20-40 ms here), so a long product notices an interrupt or a
+/// timeout soon; 1024 x 1024 products still run as one.
+const PANEL_WORK: usize = 1 << 30;
+
 /// `out = a · b` for row-major `a` (m x k) and `b` (k x n); `out` (m x n)
-/// is overwritten. Small products run a plain loop, larger ones `gemm`
-/// (blocked, vectorised for the host's SIMD, threaded when large).
-pub fn matmul<T: Elem>(a: &[T], b: &[T], out: &mut [T], m: usize, k: usize, n: usize, threads: bool) {
+/// is overwritten. Large products run in panels of rows, asking `go_on`
+/// before each; it returns false if `go_on` stopped the product early.
+pub fn matmul<T: Elem>(
+    a: &[T],
+    b: &[T],
+    out: &mut [T],
+    (m, k, n): (usize, usize, usize),
+    threads: bool,
+    go_on: &dyn Fn() -> bool,
+) -> bool {
+    if k == 0 || n == 0 {
+        matmul_panel(a, b, out, (m, k, n), threads);
+        return true;
+    }
+    // `n * k` is `b`'s length, so neither product below overflows.
+    let rows = (PANEL_WORK / (n * k)).max(1);
+    for (a, out) in a.chunks(rows * k).zip(out.chunks_mut(rows * n)) {
+        if !go_on() {
+            return false;
+        }
+        matmul_panel(a, b, out, (out.len() / n, k, n), threads);
+    }
+    true
+}
+
+/// `out = a · b` in one go. Small products run a plain loop, larger ones
+/// `gemm` (blocked, vectorised for the host's SIMD, threaded when large).
+fn matmul_panel<T: Elem>(a: &[T], b: &[T], out: &mut [T], (m, k, n): (usize, usize, usize), threads: bool) {
     // The lengths are the safety condition of the `gemm` call below.
     assert!(a.len() == m * k && b.len() == k * n && out.len() == m * n, "matmul buffers do not match their shapes");
     if m == 0 || n == 0 {
@@ -684,7 +714,8 @@ pub fn matmul<T: Elem>(a: &[T], b: &[T], out: &mut [T], m: usize, k: usize, n: u
 
 /// Batched products: `out[i] = a[i] · b[i]` for `batch` products of
 /// (m x k) by (k x n). An operand of one matrix (its `*_batched` false) is
-/// used for every product, as NumPy broadcasts it.
+/// used for every product, as NumPy broadcasts it. `go_on` as for
+/// [`matmul`].
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_batched<T: Elem>(
     a: &[T],
@@ -694,25 +725,43 @@ pub fn matmul_batched<T: Elem>(
     out: &mut [T],
     batch: usize,
     (m, k, n): (usize, usize, usize),
-) {
+    go_on: &dyn Fn() -> bool,
+) -> bool {
     let (sa, sb) = (if a_batched { m * k } else { 0 }, if b_batched { k * n } else { 0 });
     if batch == 0 || m == 0 || n == 0 {
-        return;
+        return true;
     }
-    let one = |(i, o): (usize, &mut [T])| {
-        matmul(&a[i * sa..][..m * k], &b[i * sb..][..k * n], o, m, k, n, false);
-    };
+    if k == 0 {
+        out.fill(T::ZERO);
+        return true;
+    }
     let work = m.saturating_mul(n).saturating_mul(k);
     if work >= PAR_MATMUL {
         // Each product is large enough to use every thread itself.
         for (i, o) in out.chunks_mut(m * n).enumerate() {
-            matmul(&a[i * sa..][..m * k], &b[i * sb..][..k * n], o, m, k, n, true);
+            if !matmul(&a[i * sa..][..m * k], &b[i * sb..][..k * n], o, (m, k, n), true, go_on) {
+                return false;
+            }
         }
-    } else if work.saturating_mul(batch) >= PAR_MATMUL {
-        out.par_chunks_mut(m * n).enumerate().for_each(one);
-    } else {
-        out.chunks_mut(m * n).enumerate().for_each(one);
+        return true;
     }
+    // Small products, in groups of about `PANEL_WORK`, each group in parallel.
+    let group = (PANEL_WORK / work.max(1)).max(1);
+    for (g, outs) in out.chunks_mut(group * m * n).enumerate() {
+        if !go_on() {
+            return false;
+        }
+        let one = |(j, o): (usize, &mut [T])| {
+            let i = g * group + j;
+            matmul_panel(&a[i * sa..][..m * k], &b[i * sb..][..k * n], o, (m, k, n), false);
+        };
+        if work.saturating_mul(outs.len() / (m * n)) >= PAR_MATMUL {
+            outs.par_chunks_mut(m * n).enumerate().for_each(one);
+        } else {
+            outs.chunks_mut(m * n).enumerate().for_each(one);
+        }
+    }
+    true
 }
 
 // ---- random numbers and display ----

@@ -266,7 +266,9 @@ impl Runtime {
                     return Err(shape_mismatch(site, &m.shape(), &n.shape()));
                 }
                 let mut out = self.zeroed(element_count(&[rows, n.cols])?)?;
-                kernels::matmul(&m.data, &n.data, &mut out, rows, cols, n.cols, true);
+                if !kernels::matmul(&m.data, &n.data, &mut out, (rows, cols, n.cols), true, &self.not_interrupted()) {
+                    self.poll_interrupt()?;
+                }
                 self.new_matrix(rows, n.cols, out)?
             }
             Method::Sum => {

@@ -221,11 +221,22 @@ impl Runtime {
         if self.fuel != u64::MAX {
             self.fuel -= 1;
         }
+        self.poll_interrupt()
+    }
+
+    /// The interrupt flag's trap, if it is raised (a timeout or the host).
+    pub fn poll_interrupt(&self) -> Result<(), Trap> {
         match self.interrupt.flag().load(Ordering::Relaxed) {
             RUNNING => Ok(()),
             TIMED_OUT => Err(Trap::Timeout),
             _ => Err(Trap::Interrupted),
         }
+    }
+
+    /// For long kernels: whether the run may go on (no interrupt raised).
+    pub fn not_interrupted(&self) -> impl Fn() -> bool + use<> {
+        let handle = self.interrupt.clone();
+        move || handle.flag().load(Ordering::Relaxed) == RUNNING
     }
 
     /// Where compiled code finds the fuel counter and the interrupt flag, to

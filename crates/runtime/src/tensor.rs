@@ -375,11 +375,15 @@ impl Runtime {
             _ => return Err(mismatch()),
         };
         let mut out = self.zeroed(element_count(&[batch, m, n])?)?;
-        if a.len() == 3 && b.len() == 2 {
+        let go_on = self.not_interrupted();
+        let finished = if a.len() == 3 && b.len() == 2 {
             // Every batch of `t` times one matrix: a single (batch*m) x k product.
-            kernels::matmul(&t.data, &u.data, &mut out, element_count(&[batch, m])?, k, n, true);
+            kernels::matmul(&t.data, &u.data, &mut out, (element_count(&[batch, m])?, k, n), true, &go_on)
         } else {
-            kernels::matmul_batched(&t.data, a_batched, &u.data, b_batched, &mut out, batch, (m, k, n));
+            kernels::matmul_batched(&t.data, a_batched, &u.data, b_batched, &mut out, batch, (m, k, n), &go_on)
+        };
+        if !finished {
+            self.poll_interrupt()?;
         }
         let shape: Box<[usize]> = if a.len() == 2 && b.len() == 2 { [m, n].into() } else { [batch, m, n].into() };
         self.new_tensor(shape, out)

@@ -102,13 +102,13 @@ proptest! {
     ) {
         let want = naive_matmul(&a, &b, m, k, n);
         let mut out = vec![f64::NAN; m * n];
-        kernels::matmul(&a, &b, &mut out, m, k, n, true);
+        assert!(kernels::matmul(&a, &b, &mut out, (m, k, n), true, &|| true));
         prop_assert_eq!(&out, &want);
         // f32: exact too for these small integers.
         let (a32, b32): (Vec<f32>, Vec<f32>) =
             (a.iter().map(|&x| x as f32).collect(), b.iter().map(|&x| x as f32).collect());
         let mut out32 = vec![f32::NAN; m * n];
-        kernels::matmul(&a32, &b32, &mut out32, m, k, n, true);
+        assert!(kernels::matmul(&a32, &b32, &mut out32, (m, k, n), true, &|| true));
         prop_assert_eq!(out32.iter().map(|&x| x as f64).collect::<Vec<_>>(), want);
     }
 
@@ -121,7 +121,7 @@ proptest! {
     ) {
         let want = naive_matmul(&a, &b, m, k, n);
         let mut out = vec![0.0; m * n];
-        kernels::matmul(&a, &b, &mut out, m, k, n, true);
+        assert!(kernels::matmul(&a, &b, &mut out, (m, k, n), true, &|| true));
         for (x, y) in out.iter().zip(&want) {
             prop_assert!(close(*x, *y, 1e-12), "{x} vs {y}");
         }
@@ -134,7 +134,7 @@ proptest! {
         let a = values(&[if a_batched { batch } else { 1 }, m, k], 1);
         let b = values(&[if b_batched { batch } else { 1 }, k, n], 2);
         let mut out = vec![f64::NAN; batch * m * n];
-        kernels::matmul_batched(&a, a_batched, &b, b_batched, &mut out, batch, (m, k, n));
+        assert!(kernels::matmul_batched(&a, a_batched, &b, b_batched, &mut out, batch, (m, k, n), &|| true));
         for i in 0..batch {
             let ai = if a_batched { &a[i * m * k..][..m * k] } else { &a[..m * k] };
             let bi = if b_batched { &b[i * k * n..][..k * n] } else { &b[..k * n] };
@@ -266,7 +266,7 @@ fn parallel_paths_agree_with_serial_loops() {
     let x: Vec<f64> = (0..m * k).map(|i| (i % 5) as f64).collect();
     let y: Vec<f64> = (0..k * p).map(|i| (i % 3) as f64).collect();
     let mut prod = vec![0.0; m * p];
-    kernels::matmul(&x, &y, &mut prod, m, k, p, true);
+    assert!(kernels::matmul(&x, &y, &mut prod, (m, k, p), true, &|| true));
     assert_eq!(prod, naive_matmul(&x, &y, m, k, p));
 }
 
@@ -302,4 +302,29 @@ fn long_displays_are_summarised() {
     kernels::write_nested(&[1e-7f64], &[], &mut scalar);
     assert_eq!(scalar, "1e-7");
     assert_eq!(1.5f32.to_f64(), 1.5);
+}
+
+#[test]
+fn long_matmul_runs_in_panels_and_stops_between_them() {
+    // 1030 x 1024 by 1024 x 1024: two panels of rows (1024 and 6).
+    let (m, k, n) = (1030, 1024, 1024);
+    let a: Vec<f64> = (0..m * k).map(|i| (i % 7) as f64 - 3.0).collect();
+    let b: Vec<f64> = (0..k * n).map(|i| (i % 5) as f64 - 2.0).collect();
+    let mut out = vec![0.0; m * n];
+    assert!(kernels::matmul(&a, &b, &mut out, (m, k, n), true, &|| true));
+    for row in [0, 511, 1023, 1024, 1029] {
+        let want = naive_matmul(&a[row * k..][..k], &b, 1, k, n);
+        assert_eq!(out[row * n..][..n], want[..], "row {row}");
+    }
+
+    let asked = std::cell::Cell::new(0);
+    let mut partial = vec![0.0; m * n];
+    let first_only = || {
+        asked.set(asked.get() + 1);
+        asked.get() == 1
+    };
+    assert!(!kernels::matmul(&a, &b, &mut partial, (m, k, n), true, &first_only));
+    assert_eq!(asked.get(), 2);
+    assert_eq!(partial[..1024 * n], out[..1024 * n]);
+    assert!(partial[1024 * n..].iter().all(|&x| x == 0.0));
 }
