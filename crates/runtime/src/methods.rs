@@ -413,22 +413,7 @@ impl Runtime {
             Method::Concat => {
                 self.arity(site, args, 1)?;
                 let tail = self.str_arg(site, args, 0)?;
-                if owned && o.rc() == 1 {
-                    let body = o.body_mut::<StrBody>();
-                    let before = body.text.capacity();
-                    body.text.try_reserve(tail.len()).map_err(|_| Trap::OutOfMemory)?;
-                    body.text.push_str(tail);
-                    let after = body.text.capacity();
-                    self.heap.adjust(before, after)?;
-                    self.heap.count_reuse();
-                    return Ok(BuiltinResult { value: Value::Obj(o), took_receiver: true });
-                }
-                self.heap.check(s.len() + tail.len())?;
-                let mut text = String::new();
-                text.try_reserve_exact(s.len() + tail.len()).map_err(|_| Trap::OutOfMemory)?;
-                text.push_str(s);
-                text.push_str(tail);
-                self.new_string(text)?
+                return self.concat(o, owned, tail);
             }
             Method::Substring => {
                 self.arity(site, args, 2)?;
@@ -511,6 +496,28 @@ impl Runtime {
             _ => return Err(self.unknown(site)),
         };
         done(value)
+    }
+
+    /// `concat`: appends to a handed-over unique receiver in place (§6),
+    /// else makes a new string.
+    fn concat(&mut self, o: ObjRef, owned: bool, tail: &str) -> Result<BuiltinResult, Trap> {
+        if owned && o.rc() == 1 {
+            let body = o.body_mut::<StrBody>();
+            let before = body.text.capacity();
+            body.text.try_reserve(tail.len()).map_err(|_| Trap::OutOfMemory)?;
+            body.text.push_str(tail);
+            let after = body.text.capacity();
+            self.heap.adjust(before, after)?;
+            self.heap.count_reuse();
+            return Ok(BuiltinResult { value: Value::Obj(o), took_receiver: true });
+        }
+        let s = o.string();
+        self.heap.check(s.len() + tail.len())?;
+        let mut text = String::new();
+        text.try_reserve_exact(s.len() + tail.len()).map_err(|_| Trap::OutOfMemory)?;
+        text.push_str(s);
+        text.push_str(tail);
+        done(self.new_string(text)?)
     }
 
     /// An ArrayBox of new strings.
@@ -662,14 +669,33 @@ impl Runtime {
     // ---- MapBox ----
 
     fn map_key(&self, site: Site, args: &[Value], i: usize) -> Result<MapKey, Trap> {
-        match args[i] {
-            Value::I64(n) => Ok(MapKey::Int(n)),
-            Value::Bool(b) => Ok(MapKey::Bool(b)),
-            v => match v.as_str() {
-                Some(s) => Ok(MapKey::Str(s.into())),
-                None => Err(self.bad_arg(site, args, i, "IntegerBox, BoolBox or StringBox")),
-            },
+        map_key_of(args[i]).ok_or_else(|| self.bad_arg(site, args, i, "IntegerBox, BoolBox or StringBox"))
+    }
+
+    /// Stores `value` (borrowed) under `key` in map `o`; a replaced value is
+    /// queued for release.
+    fn map_store(&mut self, o: ObjRef, key: MapKey, value: Value) -> Result<(), Trap> {
+        let entries = &mut o.body_mut::<MapBody>().entries;
+        let before = entries.heap_bytes();
+        match entries.insert(key, value.retain()) {
+            // Replacing a value leaves the map's buffers as they were.
+            Some(old) => {
+                self.heap.push_release(old);
+                Ok(())
+            }
+            None => self.heap.adjust(before, entries.heap_bytes()),
         }
+    }
+
+    /// Removes `key` from map `o`, queueing its value for release; whether
+    /// it was there.
+    fn map_remove(&mut self, o: ObjRef, key: &MapKey) -> bool {
+        let removed = o.body_mut::<MapBody>().entries.remove(key);
+        let found = removed.is_some();
+        if let Some(old) = removed {
+            self.heap.push_release(old);
+        }
+        found
     }
 
     fn map_method(&mut self, site: Site, o: ObjRef, args: &[Value]) -> Result<Value, Trap> {
@@ -681,14 +707,7 @@ impl Runtime {
             Method::Set => {
                 self.arity(site, args, 2)?;
                 let key = self.map_key(site, args, 0)?;
-                let body = o.body_mut::<MapBody>();
-                let before = body.heap_bytes();
-                let old = body.entries.insert(key, args[1].retain());
-                let after = o.body::<MapBody>().heap_bytes();
-                if let Some(old) = old {
-                    self.heap.push_release(old);
-                }
-                self.heap.adjust(before, after)?;
+                self.map_store(o, key, args[1])?;
                 Value::Null
             }
             Method::Get => {
@@ -711,12 +730,7 @@ impl Runtime {
             Method::Delete => {
                 self.arity(site, args, 1)?;
                 let key = self.map_key(site, args, 0)?;
-                let removed = o.body_mut::<MapBody>().entries.remove(&key);
-                let found = removed.is_some();
-                if let Some(old) = removed {
-                    self.heap.push_release(old);
-                }
-                Value::Bool(found)
+                Value::Bool(self.map_remove(o, &key))
             }
             Method::Keys => {
                 self.arity(site, args, 0)?;
@@ -867,9 +881,80 @@ impl Runtime {
         let o = array.as_obj().filter(|o| o.kind() == Kind::Array)?;
         Some(self.grow_array(o, |items| items.push(value.retain())))
     }
+
+    /// MapBox value under `key`, without adding a reference: `None` if `map`
+    /// is not a MapBox, `key` cannot be a key, or it is absent.
+    // Always inlined, as `map_has`: the call costs as much as a dense lookup.
+    #[inline(always)]
+    pub fn map_peek(map: Value, key: Value) -> Option<Value> {
+        let o = map.as_obj().filter(|o| o.kind() == Kind::Map)?;
+        o.body::<MapBody>().entries.get(&map_key_of(key)?).copied()
+    }
+
+    /// MapBox fast path for `has(k)`: `None` if `map` is not a MapBox or
+    /// `key` cannot be a key.
+    #[inline(always)]
+    pub fn map_has(map: Value, key: Value) -> Option<bool> {
+        let o = map.as_obj().filter(|o| o.kind() == Kind::Map)?;
+        Some(o.body::<MapBody>().entries.contains_key(&map_key_of(key)?))
+    }
+
+    /// MapBox fast path for `set(k, v)`: `None` if `map` is not a MapBox or
+    /// `key` cannot be a key. A replaced value is queued for release (drive
+    /// the heap after).
+    #[inline]
+    pub fn map_set(&mut self, map: Value, key: Value, value: Value) -> Option<Result<(), Trap>> {
+        let o = map.as_obj().filter(|o| o.kind() == Kind::Map)?;
+        Some(self.map_store(o, map_key_of(key)?, value))
+    }
+
+    /// MapBox fast path for `delete(k)`: `None` if `map` is not a MapBox or
+    /// `key` cannot be a key. The removed value is queued for release.
+    #[inline]
+    pub fn map_delete(&mut self, map: Value, key: Value) -> Option<bool> {
+        let o = map.as_obj().filter(|o| o.kind() == Kind::Map)?;
+        Some(self.map_remove(o, &map_key_of(key)?))
+    }
+
+    /// MapBox fast path for `size()`.
+    #[inline]
+    pub fn map_size(map: Value) -> Option<i64> {
+        let o = map.as_obj().filter(|o| o.kind() == Kind::Map)?;
+        Some(o.body::<MapBody>().entries.len() as i64)
+    }
+
+    /// StringBox fast path for `concat(s)`: `None` unless `string` and `tail`
+    /// are StringBoxes. A handed-over (`owned`) unique receiver is appended
+    /// to in place.
+    #[inline]
+    pub fn string_concat(&mut self, string: Value, owned: bool, tail: Value) -> Option<Result<BuiltinResult, Trap>> {
+        let o = string.as_obj().filter(|o| o.kind() == Kind::Str)?;
+        Some(self.concat(o, owned, tail.as_str()?))
+    }
+
+    /// StringBox fast path for `length()`.
+    #[inline]
+    pub fn string_len(string: Value) -> Option<i64> {
+        let o = string.as_obj().filter(|o| o.kind() == Kind::Str)?;
+        Some(char_len(o.string()) as i64)
+    }
 }
 
-/// Number of Unicode scalar values in `s`.
+/// The MapBox key `v` stands for, if it can be one (§7).
+#[inline]
+fn map_key_of(v: Value) -> Option<MapKey> {
+    match v {
+        Value::I64(n) => Some(MapKey::Int(n)),
+        Value::Bool(b) => Some(MapKey::Bool(b)),
+        v => string_key(v),
+    }
+}
+
+/// The MapBox key of a StringBox (a copy of its text).
+fn string_key(v: Value) -> Option<MapKey> {
+    v.as_str().map(|s| MapKey::Str(s.into()))
+}
+
 /// A StringBox's length: its count of Unicode scalar values.
 pub fn char_len(s: &str) -> usize {
     if s.is_ascii() { s.len() } else { s.chars().count() }

@@ -225,6 +225,7 @@ impl Runtime {
     }
 
     /// The interrupt flag's trap, if it is raised (a timeout or the host).
+    #[inline]
     pub fn poll_interrupt(&self) -> Result<(), Trap> {
         match self.interrupt.flag().load(Ordering::Relaxed) {
             RUNNING => Ok(()),

@@ -732,28 +732,41 @@ impl<'a> FnCompiler<'a> {
         let cache = self.tables.caches as u32;
         self.tables.caches += 1;
         let kind = DynKind::Method { recv: self.slot(recv), recv_ty, method, owned, cache };
-        // ArrayBox get/set of scalars straight between registers.
+        // get/set/has of an i64 index or key, with scalar values, straight
+        // between registers. Any other index reaches the method, which
+        // refuses it (an f64 or a bool is not converted).
+        let int = |v: Value, c: &Self| c.ty(v) == Type::I64;
         let scalar = |v: Value, c: &Self| c.slot(v).file == File::S;
         match (recv_ty, owned, method.builtin, args, result) {
-            (Type::Box, false, Some(Method::Get), &[i], Some(r)) if scalar(i, self) && scalar(r, self) => {
+            (Type::Box, false, Some(Method::Get), &[i], Some(r)) if int(i, self) && scalar(r, self) => {
                 let (a, i, d) = (self.reg(recv), self.reg(i), self.reg(r));
                 let site = self.push_dyn(kind, args, result, ret);
                 self.code.push(Op::GetS { ty: ret, d, a, i, site });
                 return;
             }
-            (Type::Box, false, Some(Method::Set), &[i, v], None) if scalar(i, self) && scalar(v, self) => {
+            (Type::Box, false, Some(Method::Set), &[i, v], None) if int(i, self) && scalar(v, self) => {
                 let (ty, a, i, v) = (self.ty(v), self.reg(recv), self.reg(i), self.reg(v));
                 let site = self.push_dyn(kind, args, result, ret);
                 self.code.push(Op::SetS { ty, a, i, v, site });
                 return;
             }
+            (Type::Box, false, Some(Method::Has), &[k], Some(r)) if int(k, self) && ret == Type::Bool => {
+                let (a, k, d) = (self.reg(recv), self.reg(k), self.reg(r));
+                let site = self.push_dyn(kind, args, result, ret);
+                self.code.push(Op::HasS { d, a, k, site });
+                return;
+            }
             _ => {}
         }
         let fast = match (recv_ty, owned, method.builtin, args.len()) {
-            (Type::Box, false, Some(Method::Get), 1) => Op::ArrayGet { site: 0 },
-            (Type::Box, false, Some(Method::Set), 2) => Op::ArraySet { site: 0 },
-            (Type::Box, false, Some(Method::Length), 0) => Op::ArrayLen { site: 0 },
-            (Type::Box, false, Some(Method::Push), 1) => Op::ArrayPush { site: 0 },
+            (Type::Box, false, Some(Method::Get), 1) => Op::Get { site: 0 },
+            (Type::Box, false, Some(Method::Set), 2) => Op::Set { site: 0 },
+            (Type::Box, false, Some(Method::Length), 0) => Op::Length { site: 0 },
+            (Type::Box, false, Some(Method::Push), 1) => Op::Push { site: 0 },
+            (Type::Box, false, Some(Method::Has), 1) => Op::Has { site: 0 },
+            (Type::Box, false, Some(Method::Delete), 1) => Op::Delete { site: 0 },
+            (Type::Box, false, Some(Method::Size), 0) => Op::Size { site: 0 },
+            (Type::Box, _, Some(Method::Concat), 1) => Op::Concat { site: 0 },
             _ => Op::Dyn { site: 0 },
         };
         self.dyn_site(kind, args, result, ret, fast);
@@ -771,10 +784,14 @@ impl<'a> FnCompiler<'a> {
         let site = self.push_dyn(kind, args, result, ret);
         self.code.push(match op {
             Op::Dyn { .. } => Op::Dyn { site },
-            Op::ArrayGet { .. } => Op::ArrayGet { site },
-            Op::ArraySet { .. } => Op::ArraySet { site },
-            Op::ArrayLen { .. } => Op::ArrayLen { site },
-            Op::ArrayPush { .. } => Op::ArrayPush { site },
+            Op::Get { .. } => Op::Get { site },
+            Op::Set { .. } => Op::Set { site },
+            Op::Length { .. } => Op::Length { site },
+            Op::Push { .. } => Op::Push { site },
+            Op::Has { .. } => Op::Has { site },
+            Op::Delete { .. } => Op::Delete { site },
+            Op::Size { .. } => Op::Size { site },
+            Op::Concat { .. } => Op::Concat { site },
             other => unreachable!("not a call op: {other:?}"),
         });
     }
@@ -797,5 +814,57 @@ fn move_op(d: Slot, s: Slot, moved: bool) -> Op {
         (File::S, _) => Op::Mov { d: d.reg, a: s.reg },
         (File::B, true) => Op::MovB { d: d.reg, a: s.reg },
         (File::B, false) => Op::CopyB { d: d.reg, a: s.reg },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The bytecode listing of a module.
+    fn listing(src: &str) -> String {
+        let parsed = mir::parse(src).expect("the test module parses");
+        let program = mir::Program::new(parsed.module, None, &mir::NoExterns).expect("the test module verifies");
+        crate::listing(&super::compile(&program).expect("the test module compiles"))
+    }
+
+    /// The op names of a listing, in order.
+    fn ops(listing: &str) -> Vec<&str> {
+        listing.lines().filter_map(|l| l.split_whitespace().nth(1).filter(|_| l.starts_with("  "))).collect()
+    }
+
+    #[test]
+    fn map_and_string_calls_get_fast_path_ops() {
+        let text = listing(
+            "func @f(%m: box, %k: i64, %s: box) -> i64 {\nentry:\n  boxcall %m.set(%k, 1)\n  %v = boxcall %m.get(%k) -> i64\n  \
+             %h = boxcall %m.has(%k) -> bool\n  %hb = boxcall %m.has(%s)\n  %d = boxcall %m.delete(%s)\n  \
+             %n = boxcall %m.size() -> i64\n  %l = boxcall %s.length() -> i64\n  %t = boxcall %s.concat(%s)\n  \
+             %x = boxcall %m.get(%s)\n  return %v\n}\n",
+        );
+        let ops = ops(&text);
+        for op in ["SetS", "GetS", "HasS", "Has", "Delete", "Size", "Length", "Concat", "Get"] {
+            assert!(ops.contains(&op), "{op} missing from\n{text}");
+        }
+    }
+
+    #[test]
+    fn only_i64_indexes_take_the_scalar_ops() {
+        let text = listing(
+            "func @f(%a: box, %x: f64, %b: bool) -> i64 {\nentry:\n  %v = boxcall %a.get(%x) -> i64\n  \
+             boxcall %a.set(%b, 2)\n  %h = boxcall %a.has(%x) -> bool\n  return %v\n}\n",
+        );
+        let ops = ops(&text);
+        assert!(!ops.iter().any(|op| ["GetS", "SetS", "HasS"].contains(op)), "a scalar op on a non-i64 index:\n{text}");
+        assert!(ops.contains(&"Get") && ops.contains(&"Set") && ops.contains(&"Has"), "{text}");
+    }
+
+    #[test]
+    fn a_handed_over_receiver_takes_the_general_path_except_for_concat() {
+        let text = listing(
+            "func @f(%k: i64) -> i64 {\nentry:\n  %m = boxcall MapBox.new()\n  %n = boxcall %m.size() -> i64\n  \
+             %s = boxcall %k.toString()\n  %t = boxcall %s.concat(\"!\")\n  %l = boxcall %t.length() -> i64\n  \
+             return %l\n}\n",
+        );
+        let ops = ops(&text);
+        assert!(!ops.contains(&"Size") && !ops.contains(&"Length"), "{text}");
+        assert!(ops.contains(&"Concat"), "{text}");
     }
 }

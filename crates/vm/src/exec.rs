@@ -6,7 +6,7 @@
 //! returns, a release that runs `fini`) saves `pc` and reloads them.
 
 use crate::compile::{Compiled, FuncCode};
-use crate::op::{Conv, DynKind, DynSite, File, Op, Slot};
+use crate::op::{Conv, DynKind, DynSite, File, Op, Reg, Slot};
 use mir::{BoxId, ClassRef, FuncId, Program, Type};
 use runtime::{Dispatch, HostId, ObjRef, Runtime, StaticResult, Trap, TrapReport, Value, ops};
 use smallvec::SmallVec;
@@ -225,13 +225,12 @@ impl Machine<'_> {
     fn store(&mut self, ret: Option<(Slot, Type)>, v: Value, sbase: usize, bbase: usize) -> Result<(), Trap> {
         match ret {
             None => self.rt.heap.push_release(v),
-            Some((slot, ty)) => {
-                let v = self.rt.unbox(v, ty)?;
-                match slot.file {
-                    File::S => self.s[sbase + slot.reg as usize] = value_word(v),
-                    File::B => self.b[bbase + slot.reg as usize] = v,
-                }
-            }
+            Some((slot, ty)) if v.fits(ty) => match slot.file {
+                File::S => self.s[sbase + slot.reg as usize] = value_word(v),
+                File::B => self.b[bbase + slot.reg as usize] = v,
+            },
+            // The checked unboxing fails: the trap.
+            Some((_, ty)) => return self.rt.unbox(v, ty).map(drop),
         }
         Ok(())
     }
@@ -284,6 +283,20 @@ impl Machine<'_> {
                 () => {{
                     self.save_pc(top, pc);
                     continue 'frame;
+                }};
+            }
+            // A boxcall op's out-of-line fast path, else its general call.
+            macro_rules! fast {
+                ($op:expr, $d:expr) => {{
+                    match self.fast_call($op, $d, sb, bb)? {
+                        Fast::Done => continue,
+                        Fast::Fini => reload!(),
+                        Fast::General => {
+                            self.save_pc(top, pc);
+                            self.dynamic($d, sb, bb)?;
+                            continue 'frame;
+                        }
+                    }
                 }};
             }
             loop {
@@ -369,11 +382,19 @@ impl Machine<'_> {
                             continue;
                         }
                         self.save_pc(top, pc);
-                        self.dynamic(&f.dyns[site as usize], sb, bb)?;
+                        self.get_s(&f.dyns[site as usize], ty, [d, a, i], sb, bb)?;
                         continue 'frame;
                     }
                     Op::SetS { ty, a, i, v, site } => {
                         if Runtime::array_set_scalar(b!(a), s!(i) as i64, word_value(s!(v), ty)) {
+                            continue;
+                        }
+                        self.save_pc(top, pc);
+                        self.set_s(&f.dyns[site as usize], ty, [a, i, v], sb, bb)?;
+                        continue 'frame;
+                    }
+                    Op::HasS { d, a, k, site } => {
+                        if self.map_has_s([d, a, k], sb, bb) {
                             continue;
                         }
                         self.save_pc(top, pc);
@@ -471,22 +492,25 @@ impl Machine<'_> {
                         self.ret(top, None)?;
                         continue 'frame;
                     }
-                    Op::ArrayGet { site } => {
+                    // ArrayBox calls inline; other classes' fast paths out of line.
+                    Op::Get { site } => {
                         let d = &f.dyns[site as usize];
                         if let (Some(recv), Some(i)) = (self.fast_receiver(d, sb, bb), self.fast_index(d, sb, bb))
                             && let Some(got) = Runtime::array_get(recv, i)
                         {
+                            let base = self.rt.heap.release_base();
                             self.store(d.ret, got?, sb, bb)?;
+                            if self.rt.heap.release_base() != base && self.drive(base)? {
+                                reload!();
+                            }
                             continue;
                         }
-                        self.save_pc(top, pc);
-                        self.dynamic(d, sb, bb)?;
-                        continue 'frame;
+                        fast!(*op, d);
                     }
-                    Op::ArraySet { site } => {
+                    Op::Set { site } => {
                         let d = &f.dyns[site as usize];
                         if let (Some(recv), Some(i)) = (self.fast_receiver(d, sb, bb), self.fast_index(d, sb, bb)) {
-                            let value = self.read(d.args[1].0, d.args[1].1, sb, bb);
+                            let value = self.arg(d, 1, sb, bb);
                             let base = self.rt.heap.release_base();
                             if let Some(done) = self.rt.array_set(recv, i, value) {
                                 done?;
@@ -499,11 +523,9 @@ impl Machine<'_> {
                                 continue;
                             }
                         }
-                        self.save_pc(top, pc);
-                        self.dynamic(d, sb, bb)?;
-                        continue 'frame;
+                        fast!(*op, d);
                     }
-                    Op::ArrayLen { site } => {
+                    Op::Length { site } => {
                         let d = &f.dyns[site as usize];
                         if let Some(recv) = self.fast_receiver(d, sb, bb)
                             && let Some(n) = Runtime::array_len(recv)
@@ -511,14 +533,12 @@ impl Machine<'_> {
                             self.store(d.ret, Value::I64(n), sb, bb)?;
                             continue;
                         }
-                        self.save_pc(top, pc);
-                        self.dynamic(d, sb, bb)?;
-                        continue 'frame;
+                        fast!(*op, d);
                     }
-                    Op::ArrayPush { site } => {
+                    Op::Push { site } => {
                         let d = &f.dyns[site as usize];
                         if let Some(recv) = self.fast_receiver(d, sb, bb) {
-                            let value = self.read(d.args[0].0, d.args[0].1, sb, bb);
+                            let value = self.arg(d, 0, sb, bb);
                             if let Some(done) = self.rt.array_push(recv, value) {
                                 done?;
                                 if let Some((slot, ty)) = d.ret {
@@ -531,6 +551,10 @@ impl Machine<'_> {
                         self.dynamic(d, sb, bb)?;
                         continue 'frame;
                     }
+                    Op::Has { site } | Op::Delete { site } | Op::Size { site } | Op::Concat { site } => {
+                        let d = &f.dyns[site as usize];
+                        fast!(*op, d);
+                    }
                     Op::Dyn { site } => {
                         self.save_pc(top, pc);
                         self.dynamic(&f.dyns[site as usize], sb, bb)?;
@@ -542,7 +566,98 @@ impl Machine<'_> {
         Ok(())
     }
 
-    /// The receiver of a fast-path boxcall (a box register).
+    /// The fast paths of the boxcall ops `Get` to `Concat` for the classes
+    /// other than ArrayBox (whose are inline): runs the call as the general
+    /// path would, when the receiver's class and the arguments allow. This
+    /// and the other fast paths below stay out of line: inlined into the
+    /// dispatch loop, they made it keep fewer of its values in registers.
+    #[inline(never)]
+    fn fast_call(&mut self, op: Op, d: &DynSite, sb: usize, bb: usize) -> Result<Fast, Trap> {
+        let DynKind::Method { recv, recv_ty, owned, .. } = d.kind else { return Ok(Fast::General) };
+        let recv = self.read(recv, recv_ty, sb, bb);
+        let base = self.rt.heap.release_base();
+        if let Op::Concat { .. } = op {
+            let Some(call) = self.rt.string_concat(recv, owned, self.arg(d, 0, sb, bb)) else {
+                return Ok(Fast::General);
+            };
+            let call = call?;
+            self.store(d.ret, call.value, sb, bb)?;
+            if owned && !call.took_receiver {
+                self.rt.queue_after(base, Some(recv), &[]);
+            }
+            return self.finish_fast(base);
+        }
+        let done = match op {
+            Op::Get { .. } => Runtime::map_peek(recv, self.arg(d, 0, sb, bb)).map(|v| Ok(v.retain())),
+            Op::Set { .. } => {
+                let (key, value) = (self.arg(d, 0, sb, bb), self.arg(d, 1, sb, bb));
+                self.rt.map_set(recv, key, value).map(|done| done.map(|()| Value::Null))
+            }
+            Op::Length { .. } => Runtime::string_len(recv).map(|n| Ok(Value::I64(n))),
+            Op::Has { .. } => Runtime::map_has(recv, self.arg(d, 0, sb, bb)).map(|has| Ok(Value::Bool(has))),
+            Op::Delete { .. } => self.rt.map_delete(recv, self.arg(d, 0, sb, bb)).map(|found| Ok(Value::Bool(found))),
+            Op::Size { .. } => Runtime::map_size(recv).map(|n| Ok(Value::I64(n))),
+            _ => None,
+        };
+        let Some(value) = done else { return Ok(Fast::General) };
+        self.store(d.ret, value?, sb, bb)?;
+        self.finish_fast(base)
+    }
+
+    /// `GetS` past its inline ArrayBox path: a MapBox's value of type `ty`,
+    /// else the general call.
+    #[inline(never)]
+    fn get_s(&mut self, d: &DynSite, ty: Type, [dst, a, i]: [Reg; 3], sb: usize, bb: usize) -> Result<(), Trap> {
+        let (map, key) = (self.b[bb + a as usize], self.s[sb + i as usize] as i64);
+        match Runtime::map_peek(map, Value::I64(key)) {
+            Some(v) if v.fits(ty) => {
+                self.s[sb + dst as usize] = value_word(v);
+                Ok(())
+            }
+            _ => self.dynamic(d, sb, bb),
+        }
+    }
+
+    /// `SetS` past its inline ArrayBox path: a MapBox's `set`, else the
+    /// general call.
+    #[inline(never)]
+    fn set_s(&mut self, d: &DynSite, ty: Type, [a, i, v]: [Reg; 3], sb: usize, bb: usize) -> Result<(), Trap> {
+        let (map, key) = (self.b[bb + a as usize], self.s[sb + i as usize] as i64);
+        let value = word_value(self.s[sb + v as usize], ty);
+        let base = self.rt.heap.release_base();
+        match self.rt.map_set(map, Value::I64(key), value) {
+            Some(done) => {
+                done?;
+                self.finish_fast(base).map(drop)
+            }
+            None => self.dynamic(d, sb, bb),
+        }
+    }
+
+    /// `HasS` on a MapBox: whether it ran (if not, make the general call).
+    #[inline(never)]
+    fn map_has_s(&mut self, [dst, a, k]: [Reg; 3], sb: usize, bb: usize) -> bool {
+        let (map, key) = (self.b[bb + a as usize], self.s[sb + k as usize] as i64);
+        match Runtime::map_has(map, Value::I64(key)) {
+            Some(has) => {
+                self.s[sb + dst as usize] = has as u64;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Releases what a fast path queued since `base` (the value a `set`
+    /// replaced, a result without a register), as the general path does.
+    #[inline]
+    fn finish_fast(&mut self, base: usize) -> Result<Fast, Trap> {
+        if self.rt.heap.release_base() != base && self.drive(base)? {
+            return Ok(Fast::Fini);
+        }
+        Ok(Fast::Done)
+    }
+
+    /// The receiver of a fast-path boxcall.
     #[inline]
     fn fast_receiver(&self, d: &DynSite, sb: usize, bb: usize) -> Option<Value> {
         match d.kind {
@@ -554,10 +669,17 @@ impl Machine<'_> {
     /// The first argument as an integer index, if it is one.
     #[inline]
     fn fast_index(&self, d: &DynSite, sb: usize, bb: usize) -> Option<i64> {
-        match self.read(d.args[0].0, d.args[0].1, sb, bb) {
+        match self.arg(d, 0, sb, bb) {
             Value::I64(i) => Some(i),
             _ => None,
         }
+    }
+
+    /// Argument `i` of a dynamic call.
+    #[inline]
+    fn arg(&self, d: &DynSite, i: usize, sb: usize, bb: usize) -> Value {
+        let (slot, ty) = d.args[i];
+        self.read(slot, ty, sb, bb)
     }
 
     /// A direct call.
@@ -632,14 +754,25 @@ impl Machine<'_> {
 
     /// A call resolved at run time: indirect calls, boxcalls, externcalls.
     fn dynamic(&mut self, site: &DynSite, sb: usize, bb: usize) -> Result<(), Trap> {
-        let args: Args = site.args.iter().map(|&(slot, ty)| self.read(slot, ty, sb, bb)).collect();
+        // Arguments in a plain array when they fit: cheaper than collecting.
+        let mut small = [Value::Null; 8];
+        let large: Vec<Value>;
+        let args: &[Value] = if site.args.len() <= small.len() {
+            for (arg, &(slot, ty)) in small.iter_mut().zip(&site.args) {
+                *arg = self.read(slot, ty, sb, bb);
+            }
+            &small[..site.args.len()]
+        } else {
+            large = site.args.iter().map(|&(slot, ty)| self.read(slot, ty, sb, bb)).collect();
+            &large
+        };
         match site.kind {
             DynKind::Indirect { callee } => {
                 let target = match self.b[bb + callee as usize] {
                     Value::Func(f) => f,
                     other => return Err(Trap::Expected { expected: "FunctionBox", got: self.rt.class_name(other) }),
                 };
-                self.call_mir(target, &args, Ret::Dyn { ret: site.ret, recv: None, birth: None })
+                self.call_mir(target, args, Ret::Dyn { ret: site.ret, recv: None, birth: None })
             }
             DynKind::Method { recv, recv_ty, method, owned, cache } => {
                 let recv = self.read(recv, recv_ty, sb, bb);
@@ -648,22 +781,26 @@ impl Machine<'_> {
                 match dispatch {
                     Dispatch::Builtin(m) => {
                         let base = self.rt.heap.release_base();
-                        let call = self.rt.call_builtin(recv, owned, m, &args)?;
+                        let call = self.rt.call_builtin(recv, owned, m, args)?;
                         self.store(site.ret, call.value, sb, bb)?;
-                        let left = if call.took_receiver { None } else { recv_obj };
-                        self.rt.queue_after(base, left.map(Value::Obj), &[]);
-                        self.drive(base).map(|_| ())
+                        if let (false, Some(left)) = (call.took_receiver, recv_obj) {
+                            self.rt.queue_after(base, Some(Value::Obj(left)), &[]);
+                        }
+                        if self.rt.heap.release_base() != base {
+                            self.drive(base)?;
+                        }
+                        Ok(())
                     }
                     Dispatch::User(f) => {
                         let full: Args = std::iter::once(recv).chain(args.iter().copied()).collect();
                         self.call_mir(f, &full, Ret::Dyn { ret: site.ret, recv: recv_obj, birth: None })
                     }
                     Dispatch::Invoke(f) => {
-                        self.call_mir(f, &args, Ret::Dyn { ret: site.ret, recv: recv_obj, birth: None })
+                        self.call_mir(f, args, Ret::Dyn { ret: site.ret, recv: recv_obj, birth: None })
                     }
                 }
             }
-            DynKind::Static { class, method } => match self.rt.call_static(class, method, &args)? {
+            DynKind::Static { class, method } => match self.rt.call_static(class, method, args)? {
                 StaticResult::Value(v) => self.store(site.ret, v, sb, bb),
                 StaticResult::Birth { obj, func } => {
                     let full: Args = std::iter::once(obj).chain(args.iter().copied()).collect();
@@ -734,4 +871,15 @@ impl Returned {
             Returned::Value(v) => v,
         }
     }
+}
+
+/// What a boxcall's fast path did.
+enum Fast {
+    /// Made the call.
+    Done,
+    /// Made the call, and a release pushed a `fini` frame: save the
+    /// position and reload.
+    Fini,
+    /// Nothing: make the general call instead.
+    General,
 }

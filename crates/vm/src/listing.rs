@@ -2,6 +2,7 @@
 
 use crate::compile::Compiled;
 use crate::op::{DynKind, File, Op, Slot};
+use runtime::MethodRef;
 use std::fmt::Write;
 
 fn slot(s: Slot) -> String {
@@ -9,6 +10,11 @@ fn slot(s: Slot) -> String {
         File::S => format!("s{}", s.reg),
         File::B => format!("b{}", s.reg),
     }
+}
+
+/// A boxcall's method: a built-in's name, else the symbol (a user method).
+fn method_name(method: MethodRef) -> String {
+    method.builtin.map_or_else(|| format!("{:?}", method.sym), |m| m.name().to_string())
 }
 
 /// The variant name of an op (`BrLtIK`).
@@ -45,6 +51,7 @@ pub fn listing(compiled: &Compiled) -> String {
                 Op::RemIK { d, a, imm } => write!(out, "RemIK      s{d}, s{a}, {imm}"),
                 Op::GetS { ty, d, a, i, site } => write!(out, "GetS       s{d}:{ty} = b{a}.get(s{i}) or site {site}"),
                 Op::SetS { ty, a, i, v, site } => write!(out, "SetS       b{a}.set(s{i}, s{v}:{ty}) or site {site}"),
+                Op::HasS { d, a, k, site } => write!(out, "HasS       s{d}:bool = b{a}.has(s{k}) or site {site}"),
                 Op::CmpI { op, d, a, b } => write!(out, "{:<10} s{d}, s{a}, s{b}", format!("{op}.i")),
                 Op::CmpIK { op, d, a, imm } => write!(out, "{:<10} s{d}, s{a}, {imm}", format!("{op}.ik")),
                 Op::CmpF { op, d, a, b } => write!(out, "{:<10} s{d}, s{a}, s{b}", format!("{op}.f")),
@@ -79,10 +86,14 @@ pub fn listing(compiled: &Compiled) -> String {
                     )
                 }
                 Op::Dyn { site }
-                | Op::ArrayGet { site }
-                | Op::ArraySet { site }
-                | Op::ArrayLen { site }
-                | Op::ArrayPush { site } => {
+                | Op::Get { site }
+                | Op::Set { site }
+                | Op::Length { site }
+                | Op::Push { site }
+                | Op::Has { site }
+                | Op::Delete { site }
+                | Op::Size { site }
+                | Op::Concat { site } => {
                     let d = &f.dyns[site as usize];
                     let args: Vec<String> = d.args.iter().map(|&(a, _)| slot(a)).collect();
                     let ret = d.ret.map_or(String::new(), |(r, ty)| format!("{}:{ty} = ", slot(r)));
@@ -90,9 +101,9 @@ pub fn listing(compiled: &Compiled) -> String {
                     let target = match d.kind {
                         DynKind::Indirect { callee } => format!("b{callee}"),
                         DynKind::Method { recv, method, owned, .. } => {
-                            format!("{}{}.{:?}", slot(recv), if owned { "(moved)" } else { "" }, method.sym)
+                            format!("{}{}.{}", slot(recv), if owned { "(moved)" } else { "" }, method_name(method))
                         }
-                        DynKind::Static { class, method } => format!("{class:?}.{:?}", method.sym),
+                        DynKind::Static { class, method } => format!("{class:?}.{}", method_name(method)),
                         DynKind::Extern { host } => compiled.hosts[host as usize].clone(),
                     };
                     write!(out, "{name:<10} {ret}{target}({})", args.join(", "))

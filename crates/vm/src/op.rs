@@ -38,14 +38,26 @@
 //! Is          d:s a:b class            s[d] = a is an instance of class
 //! Call        site                     direct MIR call (see CallSite)
 //! Dyn         site                     indirect call, boxcall, externcall (see DynSite)
-//! GetS        ty d:s a:b i:s site      s[d] = a.get(i) when a is an ArrayBox and the
-//!                                      element is a ty; else the call at site
-//! SetS        ty a:b i:s v:s site      a.set(i, v boxed as ty) when a is an ArrayBox
-//!                                      and i in bounds; else the call at site
-//! ArrayGet    site                     boxcall %a.get(i), fast path for an ArrayBox
-//! ArraySet    site                     boxcall %a.set(i, v), fast path
-//! ArrayLen    site                     boxcall %a.length(), fast path
-//! ArrayPush   site                     boxcall %a.push(v), fast path
+//! GetS        ty d:s a:b i:s site      s[d] = a.get(i) (i an i64) when a is an ArrayBox
+//!                                      (i in bounds) or a MapBox (key i present) and
+//!                                      the element is a ty; else the call at site
+//! SetS        ty a:b i:s v:s site      a.set(i, v boxed as ty) (i an i64) when a is an
+//!                                      ArrayBox (i in bounds, the old element holds no
+//!                                      object) or a MapBox; else the call at site
+//! HasS        d:s a:b k:s site         s[d] = a.has(k) (k an i64, d a bool) when a is a
+//!                                      MapBox; else the call at site
+//! Get         site                     boxcall %a.get(k), fast path for an ArrayBox or
+//!                                      a MapBox
+//! Set         site                     boxcall %a.set(k, v), fast path for an ArrayBox
+//!                                      or a MapBox
+//! Length      site                     boxcall %a.length(), fast path for an ArrayBox
+//!                                      or a StringBox
+//! Push        site                     boxcall %a.push(v), fast path for an ArrayBox
+//! Has         site                     boxcall %a.has(k), fast path for a MapBox
+//! Delete      site                     boxcall %a.delete(k), fast path for a MapBox
+//! Size        site                     boxcall %a.size(), fast path for a MapBox
+//! Concat      site                     boxcall %s.concat(t), fast path for a StringBox
+//!                                      (in place if s is handed over and unique)
 //! MathF       op d:s a:s               FloatBox math on an f64 receiver (sqrt, abs, ...)
 //! RetS        a:s                      return a scalar
 //! RetB        a:b retain               return a box (adding a reference unless moved)
@@ -56,6 +68,14 @@
 //!                                      (function entries check on frame push)
 //! Fence                                memory fence (`barrier`)
 //! ```
+//!
+//! The boxcall ops `GetS` to `Concat` name a method, not a class: the
+//! receiver's class is known only at run time. Each runs the method without
+//! dispatch for the classes listed, when the arguments are of the kinds it
+//! takes, and otherwise (another class, a wrong argument, a missing key, an
+//! index out of bounds) makes the site's general call, which reports any
+//! trap. All but `Concat` are used only where the receiver is not handed
+//! over.
 
 use mir::{BinaryOp, CompareOp, Type};
 
@@ -107,10 +127,15 @@ pub enum Op {
     Dyn { site: u32 },
     GetS { ty: Type, d: Reg, a: Reg, i: Reg, site: u32 },
     SetS { ty: Type, a: Reg, i: Reg, v: Reg, site: u32 },
-    ArrayGet { site: u32 },
-    ArraySet { site: u32 },
-    ArrayLen { site: u32 },
-    ArrayPush { site: u32 },
+    HasS { d: Reg, a: Reg, k: Reg, site: u32 },
+    Get { site: u32 },
+    Set { site: u32 },
+    Length { site: u32 },
+    Push { site: u32 },
+    Has { site: u32 },
+    Delete { site: u32 },
+    Size { site: u32 },
+    Concat { site: u32 },
     MathF { op: MathOp, d: Reg, a: Reg },
     RetS { a: Reg },
     RetB { a: Reg, retain: bool },

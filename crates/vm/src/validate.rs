@@ -39,6 +39,7 @@ pub fn validate(f: &FuncCode) -> Result<(), String> {
             | Op::RemIK { d, a, .. } => s_ok(d) && s_ok(a),
             Op::GetS { d, a, i, site, .. } => s_ok(d) && b_ok(a) && s_ok(i) && (site as usize) < f.dyns.len(),
             Op::SetS { a, i, v, site, .. } => b_ok(a) && s_ok(i) && s_ok(v) && (site as usize) < f.dyns.len(),
+            Op::HasS { d, a, k, site } => s_ok(d) && b_ok(a) && s_ok(k) && (site as usize) < f.dyns.len(),
             Op::CmpIK { d, a, .. } => s_ok(d) && s_ok(a),
             Op::MovB { d, a } | Op::CopyB { d, a } => b_ok(d) && b_ok(a),
             Op::AddI { d, a, b }
@@ -69,10 +70,14 @@ pub fn validate(f: &FuncCode) -> Result<(), String> {
             Op::RetB { a, .. } | Op::Release { a } => b_ok(a),
             Op::Call { site } => (site as usize) < f.calls.len(),
             Op::Dyn { .. }
-            | Op::ArrayGet { .. }
-            | Op::ArraySet { .. }
-            | Op::ArrayLen { .. }
-            | Op::ArrayPush { .. }
+            | Op::Get { .. }
+            | Op::Set { .. }
+            | Op::Length { .. }
+            | Op::Push { .. }
+            | Op::Has { .. }
+            | Op::Delete { .. }
+            | Op::Size { .. }
+            | Op::Concat { .. }
             | Op::ReleaseN { .. }
             | Op::RetVoid
             | Op::Safepoint
