@@ -122,9 +122,8 @@ const FLAGS: MemFlagsData = MemFlagsData::trusted();
 /// Translates one MIR function into the builder's function.
 pub(crate) struct FnTranslator<'a, 'b> {
     program: &'a Program,
-    func: &'a Function,
-    info: &'a FuncInfo,
-    id: FuncId,
+    /// The MIR function whose body is being emitted.
+    frame: Frame<'a>,
     b: FunctionBuilder<'b>,
     module: &'a mut JITModule,
     helpers: &'a Helpers,
@@ -134,45 +133,57 @@ pub(crate) struct FnTranslator<'a, 'b> {
     /// Whether safepoints charge fuel (only runs with a fuel limit need it).
     metered: bool,
     imported: HashMap<ClifFunc, ir::FuncRef>,
-    vals: EntityVec<Value, Repr>,
-    blocks: EntityVec<Block, ir::Block>,
     ctx: ir::Value,
-    /// Calls that may still start from this frame: passed to direct callees,
-    /// and stored in `Ctx::calls_left` before helpers that may run compiled code.
-    calls_left: ir::Value,
     /// `Ctx::fuel` (metered code only) and `Ctx::interrupt`, loaded once on entry.
     fuel_at: ir::Value,
     flag_at: ir::Value,
-    /// Where a frame leaves after a trap: it adds itself to the backtrace.
-    trap_exit: ir::Block,
     /// Returns zeros; for traps before the frame counts as entered.
     trap_return: ir::Block,
     args_slot: Option<ir::StackSlot>,
     out_slot: Option<ir::StackSlot>,
-    /// The MIR block being translated.
-    current: Block,
-    /// Per receiver, "is an ArrayBox" as computed in a MIR block: a value's
-    /// class never changes, so blocks that block dominates reuse the answer.
-    array_guards: HashMap<Value, (Block, ir::Value)>,
-    /// While an inlined body is emitted: where its returns jump.
-    inline_return: Option<ir::Block>,
     /// How many inlined bodies enclose the code being emitted.
     inline_depth: u32,
 }
 
-/// The per-function state of [`FnTranslator`], put aside while a callee's
-/// body is inlined.
+/// The state of one MIR function's body while it is emitted: the function
+/// being compiled, or a callee inlined into it.
 struct Frame<'a> {
     func: &'a Function,
     info: &'a FuncInfo,
     id: FuncId,
     vals: EntityVec<Value, Repr>,
     blocks: EntityVec<Block, ir::Block>,
+    /// Calls that may still start from this frame: passed to direct callees,
+    /// and stored in `Ctx::calls_left` before helpers that may run compiled code.
     calls_left: ir::Value,
+    /// Where the frame leaves after a trap: it adds itself to the backtrace.
     trap_exit: ir::Block,
+    /// The MIR block being translated.
     current: Block,
+    /// Per receiver, "is an ArrayBox" as computed in a MIR block: a value's
+    /// class never changes, so blocks that block dominates reuse the answer.
     array_guards: HashMap<Value, (Block, ir::Value)>,
+    /// For an inlined body: where its returns jump.
     inline_return: Option<ir::Block>,
+}
+
+impl<'a> Frame<'a> {
+    /// The state for emitting `id`'s body, before its values and blocks exist.
+    fn new(program: &'a Program, id: FuncId, calls_left: ir::Value, trap_exit: ir::Block) -> Self {
+        let func = program.func(id);
+        Frame {
+            func,
+            info: program.info(id),
+            id,
+            vals: EntityVec::filled(func.values.len(), Repr::Unset),
+            blocks: EntityVec::filled(func.blocks.len(), ir::Block::from_u32(0)),
+            calls_left,
+            trap_exit,
+            current: Block::INVALID,
+            array_guards: HashMap::new(),
+            inline_return: None,
+        }
+    }
 }
 
 /// Callees at most this many instructions long, without loops, are inlined,
@@ -185,20 +196,18 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     pub fn new(
         program: &'a Program,
         id: FuncId,
-        b: FunctionBuilder<'b>,
+        mut b: FunctionBuilder<'b>,
         module: &'a mut JITModule,
         helpers: &'a Helpers,
         funcs: &'a [ClifFunc],
         tables: &'a mut Tables,
         metered: bool,
     ) -> Self {
-        let func = program.func(id);
-        let info = program.info(id);
-        let mut t = FnTranslator {
+        let trap_exit = b.create_block();
+        let trap_return = b.create_block();
+        FnTranslator {
             program,
-            func,
-            info,
-            id,
+            frame: Frame::new(program, id, ir::Value::from_u32(0), trap_exit),
             b,
             module,
             helpers,
@@ -206,24 +215,14 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             tables,
             metered,
             imported: HashMap::new(),
-            vals: EntityVec::filled(func.values.len(), Repr::Unset),
-            blocks: EntityVec::filled(func.blocks.len(), ir::Block::from_u32(0)),
             ctx: ir::Value::from_u32(0),
-            calls_left: ir::Value::from_u32(0),
             fuel_at: ir::Value::from_u32(0),
             flag_at: ir::Value::from_u32(0),
-            trap_exit: ir::Block::from_u32(0),
-            trap_return: ir::Block::from_u32(0),
+            trap_return,
             args_slot: None,
             out_slot: None,
-            current: Block::INVALID,
-            array_guards: HashMap::new(),
-            inline_return: None,
             inline_depth: 0,
-        };
-        t.trap_exit = t.b.create_block();
-        t.trap_return = t.b.create_block();
-        t
+        }
     }
 
     /// Translates the function and finalizes the builder.
@@ -233,10 +232,10 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.b.switch_to_block(entry);
         let params = self.b.block_params(entry).to_vec();
         self.ctx = params[0];
-        self.calls_left = params[1];
+        self.frame.calls_left = params[1];
         let mut at = 2;
-        for p in &self.func.params {
-            self.vals[p.value] = match p.ty {
+        for p in &self.frame.func.params {
+            self.frame.vals[p.value] = match p.ty {
                 Type::Box => {
                     at += 2;
                     Repr::Box(params[at - 2], params[at - 1])
@@ -250,14 +249,14 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.create_blocks();
         self.prologue();
         self.body();
-        self.b.switch_to_block(self.trap_exit);
-        self.b.set_cold_block(self.trap_exit);
-        let id = self.b.ins().iconst(types::I32, self.id.as_u32() as i64);
+        self.b.switch_to_block(self.frame.trap_exit);
+        self.b.set_cold_block(self.frame.trap_exit);
+        let id = self.b.ins().iconst(types::I32, self.frame.id.as_u32() as i64);
         self.call(self.helpers.unwind, &[self.ctx, id]);
         self.b.ins().jump(self.trap_return, &[]);
         self.b.switch_to_block(self.trap_return);
         self.b.set_cold_block(self.trap_return);
-        let zeros: Vec<ir::Value> = match self.func.ret {
+        let zeros: Vec<ir::Value> = match self.frame.func.ret {
             None => Vec::new(),
             Some(Type::F64) => vec![self.b.ins().f64const(0.0)],
             Some(Type::Bool) => vec![self.b.ins().iconst(types::I8, 0)],
@@ -271,14 +270,14 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
 
     /// A Cranelift block per MIR block, with the phis as block parameters.
     fn create_blocks(&mut self) {
-        for &block in self.info.order.rpo() {
+        for &block in self.frame.info.order.rpo() {
             let cb = self.b.create_block();
-            self.blocks[block] = cb;
-            for phi in self.func.phis(block) {
-                let InstData::Phi { ty, .. } = self.func.insts[phi] else { unreachable!() };
-                let r = self.func.results[phi].expect("phis have results");
+            self.frame.blocks[block] = cb;
+            for phi in self.frame.func.phis(block) {
+                let InstData::Phi { ty, .. } = self.frame.func.insts[phi] else { unreachable!() };
+                let r = self.frame.func.results[phi].expect("phis have results");
                 let v = self.b.append_block_param(cb, scalar_type(ty));
-                self.vals[r] = if ty == Type::Box {
+                self.frame.vals[r] = if ty == Type::Box {
                     Repr::Box(v, self.b.append_block_param(cb, types::I64))
                 } else {
                     Repr::Scalar(v)
@@ -289,11 +288,11 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
 
     /// Jumps to the first block, then emits every block in reverse postorder.
     fn body(&mut self) {
-        let rpo = self.info.order.rpo();
-        self.b.ins().jump(self.blocks[rpo[0]], &[]);
+        let rpo = self.frame.info.order.rpo();
+        self.b.ins().jump(self.frame.blocks[rpo[0]], &[]);
         for &block in rpo {
-            self.b.switch_to_block(self.blocks[block]);
-            if block != rpo[0] && self.info.order.is_loop_header(block) {
+            self.b.switch_to_block(self.frame.blocks[block]);
+            if block != rpo[0] && self.frame.info.order.is_loop_header(block) {
                 self.safepoint();
             }
             self.block(block);
@@ -314,8 +313,8 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     /// trap inside it; only the native call goes. Arguments are borrowed, as
     /// in a call. Returns the callee's result.
     fn inline_call(&mut self, callee: FuncId, args: &[Repr]) -> Option<Repr> {
-        let too_deep = self.b.ins().icmp_imm_s(IntCC::Equal, self.calls_left, 0);
-        self.trap_if(too_deep, TRAP_STACK_OVERFLOW, self.trap_exit);
+        let too_deep = self.b.ins().icmp_imm_s(IntCC::Equal, self.frame.calls_left, 0);
+        self.trap_if(too_deep, TRAP_STACK_OVERFLOW, self.frame.trap_exit);
         let func = self.program.func(callee);
         let done = self.b.create_block();
         let mut outs = Vec::new();
@@ -324,23 +323,12 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         }
         let results: Vec<ir::Value> = outs.iter().map(|&t| self.b.append_block_param(done, t)).collect();
         let exit = self.b.create_block();
-        let calls_left = self.b.ins().iadd_imm_s(self.calls_left, -1);
-        let callee_frame = Frame {
-            func,
-            info: self.program.info(callee),
-            id: callee,
-            vals: EntityVec::filled(func.values.len(), Repr::Unset),
-            blocks: EntityVec::filled(func.blocks.len(), ir::Block::from_u32(0)),
-            calls_left,
-            trap_exit: exit,
-            current: Block::INVALID,
-            array_guards: HashMap::new(),
-            inline_return: Some(done),
-        };
+        let calls_left = self.b.ins().iadd_imm_s(self.frame.calls_left, -1);
+        let callee_frame = Frame { inline_return: Some(done), ..Frame::new(self.program, callee, calls_left, exit) };
         let caller = self.swap_frame(callee_frame);
         self.inline_depth += 1;
         for (p, &a) in func.params.iter().zip(args) {
-            self.vals[p.value] = a;
+            self.frame.vals[p.value] = a;
         }
         self.create_blocks();
         self.safepoint();
@@ -351,7 +339,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.call(self.helpers.unwind, &[self.ctx, id]);
         self.swap_frame(caller);
         self.inline_depth -= 1;
-        self.b.ins().jump(self.trap_exit, &[]);
+        self.b.ins().jump(self.frame.trap_exit, &[]);
         self.b.switch_to_block(done);
         match results.as_slice() {
             [] => None,
@@ -363,18 +351,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
 
     /// Makes `frame` the function being emitted; returns the one it replaces.
     fn swap_frame(&mut self, frame: Frame<'a>) -> Frame<'a> {
-        Frame {
-            func: std::mem::replace(&mut self.func, frame.func),
-            info: std::mem::replace(&mut self.info, frame.info),
-            id: std::mem::replace(&mut self.id, frame.id),
-            vals: std::mem::replace(&mut self.vals, frame.vals),
-            blocks: std::mem::replace(&mut self.blocks, frame.blocks),
-            calls_left: std::mem::replace(&mut self.calls_left, frame.calls_left),
-            trap_exit: std::mem::replace(&mut self.trap_exit, frame.trap_exit),
-            current: std::mem::replace(&mut self.current, frame.current),
-            array_guards: std::mem::replace(&mut self.array_guards, frame.array_guards),
-            inline_return: std::mem::replace(&mut self.inline_return, frame.inline_return),
-        }
+        std::mem::replace(&mut self.frame, frame)
     }
 
     /// Depth and native-stack checks (a frame that fails them was never
@@ -385,13 +362,13 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     /// that may run compiled code find it in `Ctx::calls_left`, which is
     /// written just before them, so a return restores nothing.
     fn prologue(&mut self) {
-        let too_deep = self.b.ins().icmp_imm_s(IntCC::Equal, self.calls_left, 0);
+        let too_deep = self.b.ins().icmp_imm_s(IntCC::Equal, self.frame.calls_left, 0);
         self.trap_if(too_deep, TRAP_STACK_OVERFLOW, self.trap_return);
         let sp = self.b.ins().get_stack_pointer(types::I64);
         let limit = self.b.ins().load(types::I64, FLAGS, self.ctx, ctx::STACK_LIMIT);
         let no_stack = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
         self.trap_if(no_stack, TRAP_STACK_OVERFLOW, self.trap_return);
-        self.calls_left = self.b.ins().iadd_imm_s(self.calls_left, -1);
+        self.frame.calls_left = self.b.ins().iadd_imm_s(self.frame.calls_left, -1);
         if self.metered {
             self.fuel_at = self.b.ins().load(types::I64, FLAGS, self.ctx, ctx::FUEL);
         }
@@ -423,7 +400,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     /// Leaves through `trap_exit` when `cond` is nonzero.
     fn leave_if(&mut self, cond: ir::Value) {
         let cont = self.b.create_block();
-        self.b.ins().brif(cond, self.trap_exit, &[], cont, &[]);
+        self.b.ins().brif(cond, self.frame.trap_exit, &[], cont, &[]);
         self.b.switch_to_block(cont);
     }
 
@@ -443,7 +420,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     /// Stores the frame's depth where trampolines read it, before a helper
     /// that may run compiled code (a method, a function value, a `fini`).
     fn publish_depth(&mut self) {
-        self.b.ins().store(FLAGS, self.calls_left, self.ctx, ctx::CALLS_LEFT);
+        self.b.ins().store(FLAGS, self.frame.calls_left, self.ctx, ctx::CALLS_LEFT);
     }
 
     /// Leaves if a call into compiled code recorded a trap.
@@ -481,18 +458,18 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     }
 
     fn repr(&self, v: Value) -> Repr {
-        self.vals[v]
+        self.frame.vals[v]
     }
 
     fn scalar(&self, v: Value) -> ir::Value {
-        match self.vals[v] {
+        match self.frame.vals[v] {
             Repr::Scalar(x) => x,
             _ => unreachable!("verified: a scalar operand"),
         }
     }
 
     fn ty(&self, v: Value) -> Type {
-        self.info.types[v]
+        self.frame.info.types[v]
     }
 
     /// Adds a reference when `(tag, payload)` is an object.
@@ -541,17 +518,17 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     }
 
     fn block(&mut self, block: Block) {
-        self.current = block;
-        let insts = &self.func.blocks[block].insts;
+        self.frame.current = block;
+        let insts = &self.frame.func.blocks[block].insts;
         for &inst in insts {
-            match self.func.insts[inst] {
+            match self.frame.func.insts[inst] {
                 InstData::Phi { .. } => {}
                 InstData::Jump { dest } => self.edge_code(block, dest),
                 InstData::Branch { cond, then_dest, else_dest } => self.branch(block, cond, then_dest, else_dest),
                 InstData::Return { value } => self.ret(inst, value),
                 _ => {
                     self.inst(inst);
-                    for &v in self.info.drops.releases_after(inst) {
+                    for &v in self.frame.info.drops.releases_after(inst) {
                         self.release_value(v);
                     }
                 }
@@ -560,19 +537,20 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     }
 
     fn succ_index(&self, block: Block, dest: Block) -> usize {
-        self.info.cfg.succs(block).iter().position(|&s| s == dest).expect("an edge of the CFG")
+        self.frame.info.cfg.succs(block).iter().position(|&s| s == dest).expect("an edge of the CFG")
     }
 
     /// The entry values of `dest`'s phis on the edge from `block`, with
     /// whether each hands its reference over.
     fn phi_entries(&self, block: Block, dest: Block) -> Vec<(Value, bool)> {
-        let plan = self.info.drops.edge(block, self.succ_index(block, dest));
-        self.func
+        let plan = self.frame.info.drops.edge(block, self.succ_index(block, dest));
+        self.frame
+            .func
             .phis(dest)
             .zip(plan.moves)
             .map(|(phi, &moved)| {
-                let InstData::Phi { entries, .. } = self.func.insts[phi] else { unreachable!() };
-                let entry = self.func.phi_list(entries).iter().find(|e| e.block == block).expect("verified phi");
+                let InstData::Phi { entries, .. } = self.frame.func.insts[phi] else { unreachable!() };
+                let entry = self.frame.func.phi_list(entries).iter().find(|e| e.block == block).expect("verified phi");
                 (entry.value, moved)
             })
             .collect()
@@ -588,7 +566,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
 
     /// Whether the edge only passes values (nothing to retain or release).
     fn edge_is_plain(&self, block: Block, dest: Block) -> bool {
-        let plan = self.info.drops.edge(block, self.succ_index(block, dest));
+        let plan = self.frame.info.drops.edge(block, self.succ_index(block, dest));
         plan.releases.is_empty()
             && self.phi_entries(block, dest).iter().all(|&(v, moved)| moved || self.ty(v) != Type::Box)
     }
@@ -603,11 +581,11 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
                 self.retain(t, p);
             }
         }
-        let plan = self.info.drops.edge(block, self.succ_index(block, dest));
+        let plan = self.frame.info.drops.edge(block, self.succ_index(block, dest));
         for r in plan.releases {
             let value = if r.new_phi {
                 // The unused phi's new value is its entry on this edge.
-                let at = self.func.phis(dest).position(|phi| self.func.results[phi] == Some(r.value));
+                let at = self.frame.func.phis(dest).position(|phi| self.frame.func.results[phi] == Some(r.value));
                 entries[at.expect("a phi of the successor")].0
             } else {
                 r.value
@@ -615,7 +593,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             self.release_value(value);
         }
         let args = self.edge_args(&entries);
-        self.b.ins().jump(self.blocks[dest], &args);
+        self.b.ins().jump(self.frame.blocks[dest], &args);
     }
 
     fn branch(&mut self, block: Block, cond: Value, then_dest: Block, else_dest: Block) {
@@ -628,7 +606,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         for dest in [then_dest, else_dest] {
             if self.edge_is_plain(block, dest) {
                 let args = self.edge_args(&self.phi_entries(block, dest));
-                targets.push((self.blocks[dest], args));
+                targets.push((self.frame.blocks[dest], args));
             } else {
                 let edge = self.b.create_block();
                 pending.push((edge, dest));
@@ -643,18 +621,18 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     }
 
     fn ret(&mut self, inst: Inst, value: Option<Value>) {
-        for &v in self.info.drops.releases_after(inst) {
+        for &v in self.frame.info.drops.releases_after(inst) {
             self.release_value(v);
         }
         let mut out = Vec::new();
         if let Some(v) = value {
             let repr = self.repr(v);
-            if let (Repr::Box(t, p), true) = (repr, self.info.drops.consumed(inst) != Some(v)) {
+            if let (Repr::Box(t, p), true) = (repr, self.frame.info.drops.consumed(inst) != Some(v)) {
                 self.retain(t, p);
             }
             repr.push_to(&mut out);
         }
-        match self.inline_return {
+        match self.frame.inline_return {
             Some(done) => {
                 let args: Vec<BlockArg> = out.into_iter().map(BlockArg::Value).collect();
                 self.b.ins().jump(done, &args);
@@ -666,8 +644,8 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     }
 
     fn set(&mut self, inst: Inst, repr: Repr) {
-        if let Some(r) = self.func.results[inst] {
-            self.vals[r] = repr;
+        if let Some(r) = self.frame.func.results[inst] {
+            self.frame.vals[r] = repr;
         }
     }
 
@@ -698,7 +676,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     }
 
     fn inst(&mut self, inst: Inst) {
-        let func = self.func;
+        let func = self.frame.func;
         let result = func.results[inst];
         match func.insts[inst] {
             InstData::Const { lit } => {
@@ -713,7 +691,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
                     }
                     Literal::Str(s) => {
                         let strings = &mut self.tables.strings;
-                        let k = *self.tables.string_index.entry((self.id, inst)).or_insert_with(|| {
+                        let k = *self.tables.string_index.entry((self.frame.id, inst)).or_insert_with(|| {
                             strings.push(self.program.module().sym(s).to_string());
                             strings.len() as i32 - 1
                         });
@@ -771,7 +749,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
                 let returned = if self.inlines(callee) {
                     self.inline_call(callee, &args)
                 } else {
-                    let mut values = vec![self.ctx, self.calls_left];
+                    let mut values = vec![self.ctx, self.frame.calls_left];
                     for a in args {
                         a.push_to(&mut values);
                     }
@@ -785,7 +763,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
                     }
                 };
                 match (result, returned) {
-                    (Some(r), Some(repr)) => self.vals[r] = repr,
+                    (Some(r), Some(repr)) => self.frame.vals[r] = repr,
                     (None, Some(Repr::Box(t, p))) => self.release(t, p),
                     _ => {}
                 }
@@ -844,12 +822,12 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             BinaryOp::Ushr => self.b.ins().ushr(x, y),
             BinaryOp::Div | BinaryOp::Rem => {
                 let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
-                self.trap_if(zero, TRAP_DIVISION_BY_ZERO, self.trap_exit);
+                self.trap_if(zero, TRAP_DIVISION_BY_ZERO, self.frame.trap_exit);
                 let minus_one = self.b.ins().icmp_imm_s(IntCC::Equal, y, -1);
                 if op == BinaryOp::Div {
                     let min = self.b.ins().icmp_imm_s(IntCC::Equal, x, i64::MIN);
                     let overflow = self.b.ins().band(min, minus_one);
-                    self.trap_if(overflow, TRAP_INTEGER_OVERFLOW, self.trap_exit);
+                    self.trap_if(overflow, TRAP_INTEGER_OVERFLOW, self.frame.trap_exit);
                     self.b.ins().sdiv(x, y)
                 } else {
                     // `MIN % -1` is 0; any `x % -1` is, so divide by 1 instead.
@@ -917,7 +895,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         match (from, to) {
             (Type::Box, Type::Box) => {
                 let (t, p) = self.as_box(arg);
-                if self.info.drops.consumed(inst) != Some(arg) {
+                if self.frame.info.drops.consumed(inst) != Some(arg) {
                     self.retain(t, p);
                 }
                 Repr::Box(t, p)
@@ -954,7 +932,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.b.set_cold_block(bad);
         let code = self.b.ins().iconst(types::I32, code);
         self.call(self.helpers.unbox_failed, &[self.ctx, code, tag, payload]);
-        self.b.ins().jump(self.trap_exit, &[]);
+        self.b.ins().jump(self.frame.trap_exit, &[]);
         self.b.switch_to_block(cont);
         self.payload_as(payload, ty)
     }
@@ -1037,9 +1015,9 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     /// A boxcall on a value: native math for FloatBox, an inline ArrayBox
     /// path behind a class check, else the runtime.
     fn boxcall(&mut self, inst: Inst, recv: Value, method: MethodRef, args: &[Value], ret: Type) -> Repr {
-        let result = self.func.results[inst];
+        let result = self.frame.func.results[inst];
         let recv_ty = self.ty(recv);
-        let owned = self.info.drops.consumed(inst) == Some(recv);
+        let owned = self.frame.info.drops.consumed(inst) == Some(recv);
         if let (Type::F64, true, Type::F64, Some(_), Some(m)) = (recv_ty, args.is_empty(), ret, result, method.builtin)
             && let Some(v) = self.float_math(m, self.scalar(recv))
         {
@@ -1071,8 +1049,8 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
 
     /// The value of `v` if it is an integer constant.
     fn const_i64(&self, v: Value) -> Option<i64> {
-        let mir::ValueDef::Result(def) = self.func.values[v].def else { return None };
-        match self.func.insts[def] {
+        let mir::ValueDef::Result(def) = self.frame.func.values[v].def else { return None };
+        match self.frame.func.insts[def] {
             InstData::Const { lit: Literal::I64(n) } => Some(n),
             _ => None,
         }
@@ -1080,8 +1058,8 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
 
     /// The text of `v` if it is a string constant (a field name).
     fn const_str(&self, v: Value) -> Option<String> {
-        let mir::ValueDef::Result(def) = self.func.values[v].def else { return None };
-        match self.func.insts[def] {
+        let mir::ValueDef::Result(def) = self.frame.func.values[v].def else { return None };
+        match self.frame.func.insts[def] {
             InstData::Const { lit: Literal::Str(s) } => Some(self.program.module().sym(s).to_string()),
             _ => None,
         }
@@ -1273,8 +1251,8 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     /// Whether box `recv` is an ArrayBox (an `i8`), computed once per
     /// dominating block.
     fn array_guard(&mut self, recv: Value) -> ir::Value {
-        if let Some(&(block, known)) = self.array_guards.get(&recv)
-            && self.info.domtree.dominates(block, self.current)
+        if let Some(&(block, known)) = self.frame.array_guards.get(&recv)
+            && self.frame.info.domtree.dominates(block, self.frame.current)
         {
             return known;
         }
@@ -1290,7 +1268,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         let kind_is_array = self.b.ins().icmp_imm_s(IntCC::Equal, kind_byte, layout::KIND_ARRAY as i64);
         self.b.ins().jump(answer, &[BlockArg::Value(kind_is_array)]);
         self.b.switch_to_block(answer);
-        self.array_guards.insert(recv, (self.current, is_array));
+        self.frame.array_guards.insert(recv, (self.frame.current, is_array));
         is_array
     }
 
