@@ -108,6 +108,16 @@ enum Repr {
 }
 
 impl Repr {
+    /// A value passed as `values` (none, one scalar, or tag and payload).
+    fn from_values(values: &[ir::Value]) -> Repr {
+        match values {
+            [] => Repr::Unset,
+            [v] => Repr::Scalar(*v),
+            [t, p] => Repr::Box(*t, *p),
+            _ => unreachable!("one value"),
+        }
+    }
+
     fn push_to(self, out: &mut Vec<ir::Value>) {
         match self {
             Repr::Unset => unreachable!("values are defined before use (SSA dominance)"),
@@ -316,12 +326,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         let too_deep = self.b.ins().icmp_imm_s(IntCC::Equal, self.frame.calls_left, 0);
         self.trap_if(too_deep, TRAP_STACK_OVERFLOW, self.frame.trap_exit);
         let func = self.program.func(callee);
-        let done = self.b.create_block();
-        let mut outs = Vec::new();
-        if let Some(ty) = func.ret {
-            push_abi_types(&mut outs, ty);
-        }
-        let results: Vec<ir::Value> = outs.iter().map(|&t| self.b.append_block_param(done, t)).collect();
+        let done = self.result_block(func.ret);
         let exit = self.b.create_block();
         let calls_left = self.b.ins().iadd_imm_s(self.frame.calls_left, -1);
         let callee_frame = Frame { inline_return: Some(done), ..Frame::new(self.program, callee, calls_left, exit) };
@@ -341,12 +346,46 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.inline_depth -= 1;
         self.b.ins().jump(self.frame.trap_exit, &[]);
         self.b.switch_to_block(done);
-        match results.as_slice() {
-            [] => None,
-            [v] => Some(Repr::Scalar(*v)),
-            [t, p] => Some(Repr::Box(*t, *p)),
-            _ => unreachable!("one value"),
+        match Repr::from_values(self.b.block_params(done)) {
+            Repr::Unset => None,
+            repr => Some(repr),
         }
+    }
+
+    /// A block whose parameters take a result of type `ret`, if any.
+    fn result_block(&mut self, ret: Option<Type>) -> ir::Block {
+        let block = self.b.create_block();
+        let mut types = Vec::new();
+        if let Some(ty) = ret {
+            push_abi_types(&mut types, ty);
+        }
+        for t in types {
+            self.b.append_block_param(block, t);
+        }
+        block
+    }
+
+    /// Emits a fast path's `slow` block: the general call, then a jump to
+    /// `done` with its result. Continues at `done`; returns the result.
+    fn slow_path(
+        &mut self,
+        (slow, done): (ir::Block, ir::Block),
+        kind: SiteKind,
+        all: &[Value],
+        result: Option<Value>,
+        ret: Type,
+    ) -> Repr {
+        self.b.switch_to_block(slow);
+        self.b.set_cold_block(slow);
+        let repr = self.dynamic(kind, all, result, ret, None, true);
+        let mut values = Vec::new();
+        if result.is_some() {
+            repr.push_to(&mut values);
+        }
+        let args: Vec<BlockArg> = values.into_iter().map(BlockArg::Value).collect();
+        self.b.ins().jump(done, &args);
+        self.b.switch_to_block(done);
+        Repr::from_values(self.b.block_params(done))
     }
 
     /// Makes `frame` the function being emitted; returns the one it replaces.
@@ -1095,13 +1134,8 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     /// case is simple (in bounds, no element to release, room to push);
     /// anything else takes the runtime path, which also reports traps.
     fn array_fast(&mut self, kind: SiteKind, all: &[Value], result: Option<Value>, ret: Type, op: ArrayOp) -> Repr {
-        let done = self.b.create_block();
+        let done = self.result_block(result.map(|_| ret));
         let slow = self.b.create_block();
-        let mut outs = Vec::new();
-        if result.is_some() {
-            push_abi_types(&mut outs, ret);
-        }
-        let params: Vec<ir::Value> = outs.iter().map(|&t| self.b.append_block_param(done, t)).collect();
         let is_array = self.array_guard(all[0]);
         let (_, obj) = self.as_box(all[0]);
         let array = self.b.create_block();
@@ -1123,9 +1157,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
                 let at_block = self.b.create_block();
                 self.b.ins().brif(in_bounds, at_block, &[], slow, &[]);
                 self.b.switch_to_block(at_block);
-                let items = self.b.ins().load(types::I64, FLAGS, obj, layout::ARRAY_PTR as i32);
-                let offset = self.b.ins().imul_imm_s(i, layout::VALUE_SIZE as i64);
-                let at = self.b.ins().iadd(items, offset);
+                let at = self.element_at(obj, i);
                 let etag = self.b.ins().uload8(types::I64, FLAGS, at, layout::VALUE_TAG as i32);
                 if op == ArrayOp::Get {
                     let epay = self.b.ins().load(types::I64, FLAGS, at, layout::VALUE_PAYLOAD as i32);
@@ -1165,9 +1197,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
                 let store = self.b.create_block();
                 self.b.ins().brif(room, store, &[], slow, &[]);
                 self.b.switch_to_block(store);
-                let items = self.b.ins().load(types::I64, FLAGS, obj, layout::ARRAY_PTR as i32);
-                let offset = self.b.ins().imul_imm_s(len, layout::VALUE_SIZE as i64);
-                let at = self.b.ins().iadd(items, offset);
+                let at = self.element_at(obj, len);
                 self.store_element(at, all[1]);
                 let len = self.b.ins().iadd_imm_s(len, 1);
                 self.b.ins().store(FLAGS, len, obj, layout::ARRAY_LEN as i32);
@@ -1175,31 +1205,13 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
                 self.b.ins().jump(done, &args);
             }
         }
-        self.b.switch_to_block(slow);
-        self.b.set_cold_block(slow);
-        let repr = self.dynamic(kind, all, result, ret, None, true);
-        let mut values = Vec::new();
-        if result.is_some() {
-            repr.push_to(&mut values);
-        }
-        let args: Vec<BlockArg> = values.into_iter().map(BlockArg::Value).collect();
-        self.b.ins().jump(done, &args);
-        self.b.switch_to_block(done);
-        match params.as_slice() {
-            [] => Repr::Unset,
-            [v] => Repr::Scalar(*v),
-            [t, p] => Repr::Box(*t, *p),
-            _ => unreachable!("one value"),
-        }
+        self.slow_path((slow, done), kind, all, result, ret)
     }
 
     /// `length()` inline for an ArrayBox, through a leaf helper for a
     /// StringBox (it counts characters), else through the runtime.
     fn length_fast(&mut self, kind: SiteKind, all: &[Value], result: Option<Value>, ret: Type) -> Repr {
-        let done = self.b.create_block();
-        let mut outs = Vec::new();
-        push_abi_types(&mut outs, ret);
-        let params: Vec<ir::Value> = outs.iter().map(|&t| self.b.append_block_param(done, t)).collect();
+        let done = self.result_block(Some(ret));
         let jump_done = |t: &mut Self, len: ir::Value| {
             let args = match ret {
                 Type::Box => {
@@ -1234,18 +1246,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         let call = self.call(self.helpers.string_length, &[obj]);
         let len = self.b.inst_results(call)[0];
         jump_done(self, len);
-        self.b.switch_to_block(slow);
-        self.b.set_cold_block(slow);
-        let mut values = Vec::new();
-        self.dynamic(kind, all, result, ret, None, true).push_to(&mut values);
-        let args: Vec<BlockArg> = values.into_iter().map(BlockArg::Value).collect();
-        self.b.ins().jump(done, &args);
-        self.b.switch_to_block(done);
-        match params.as_slice() {
-            [v] => Repr::Scalar(*v),
-            [t, p] => Repr::Box(*t, *p),
-            _ => unreachable!("one value"),
-        }
+        self.slow_path((slow, done), kind, all, result, ret)
     }
 
     /// Whether box `recv` is an ArrayBox (an `i8`), computed once per
@@ -1270,6 +1271,13 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.b.switch_to_block(answer);
         self.frame.array_guards.insert(recv, (self.frame.current, is_array));
         is_array
+    }
+
+    /// The address of element `i` of ArrayBox `obj`.
+    fn element_at(&mut self, obj: ir::Value, i: ir::Value) -> ir::Value {
+        let items = self.b.ins().load(types::I64, FLAGS, obj, layout::ARRAY_PTR as i32);
+        let offset = self.b.ins().imul_imm_s(i, layout::VALUE_SIZE as i64);
+        self.b.ins().iadd(items, offset)
     }
 
     /// Stores `v` (a new reference) into the element at address `at`.
