@@ -141,7 +141,26 @@ const EXIT_INVALID: u8 = 2;
 /// Exit status after a trap (§5).
 const EXIT_TRAP: u8 = 1;
 
+/// glibc gives each new thread its own malloc arena, which grows and
+/// shrinks with a system call at a time (about 20,000 `mprotect`s in a run
+/// of bench/programs/strings.mir). The JIT runs programs on a thread of
+/// their own while the main thread waits, so one arena serves both.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn one_malloc_arena() {
+    const M_ARENA_MAX: std::ffi::c_int = -8;
+    unsafe extern "C" {
+        fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
+    }
+    // SAFETY: glibc's `mallopt` may be called at any time; before any
+    // thread starts, it only sets a limit.
+    unsafe { mallopt(M_ARENA_MAX, 1) };
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn one_malloc_arena() {}
+
 fn main() -> ExitCode {
+    one_malloc_arena();
     let cli = Cli::parse();
     let status = match cli.command {
         Command::Run(args) => run_program(args),
