@@ -25,6 +25,9 @@ pub struct Ctx {
     pub trapped: u8,
     /// String constants, by index (each an owned StringBox).
     pub strings: *const Value,
+    /// All zeros: what an array view reads for a value that is not an
+    /// ArrayBox (a kind byte that is not ArrayBox's, length and capacity 0).
+    pub not_an_array: [u64; 8],
     /// The runtime, for helpers.
     pub rt: *mut Runtime,
     /// What compiled code needs to know about its call sites.
@@ -56,6 +59,7 @@ pub const CALLS_LEFT: i32 = offset_of!(Ctx, calls_left) as i32;
 pub const STACK_LIMIT: i32 = offset_of!(Ctx, stack_limit) as i32;
 pub const TRAPPED: i32 = offset_of!(Ctx, trapped) as i32;
 pub const STRINGS: i32 = offset_of!(Ctx, strings) as i32;
+pub const NOT_AN_ARRAY: i32 = offset_of!(Ctx, not_an_array) as i32;
 
 /// A call compiled code hands to a helper.
 #[derive(Clone, Debug)]
@@ -65,10 +69,32 @@ pub struct Site {
     pub ret: Option<Type>,
     /// A constant string first argument (a field name), for the cache.
     pub const_name: Option<String>,
+    /// A MapBox or StringBox method the runtime runs without dispatch, tried
+    /// first (see `helpers::mir13_call`).
+    pub fast: Option<FastOp>,
+}
+
+impl Site {
+    /// A site of `kind` whose result, if bound, must have type `ret`.
+    pub fn new(kind: SiteKind, ret: Option<Type>) -> Site {
+        Site { kind, ret, const_name: None, fast: None }
+    }
+}
+
+/// The MapBox and StringBox methods a site may run without dispatch, as
+/// the VM's fast paths do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FastOp {
+    MapGet,
+    MapSet,
+    MapHas,
+    MapDelete,
+    MapSize,
+    Concat,
 }
 
 /// How a site's target is found.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub enum SiteKind {
     /// `boxcall %recv.m(...)`: the receiver is the first argument.
     Method { method: MethodRef, owned: bool },

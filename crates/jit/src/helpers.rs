@@ -8,7 +8,7 @@
 //! they keep only raw pointers across such calls, and take fresh references
 //! to the runtime after them.
 
-use crate::ctx::{CacheTarget, Ctx, Site, SiteKind};
+use crate::ctx::{CacheTarget, Ctx, FastOp, Site, SiteKind};
 use mir::{CompareOp, FuncId};
 use runtime::{Dispatch, Method, ObjRef, Runtime, StaticResult, Trap, TrapReport, Value};
 use smallvec::SmallVec;
@@ -112,6 +112,20 @@ unsafe fn call_function(ctx: *mut Ctx, func: FuncId, args: &[Value]) -> Result<V
     entry(ctx, args.as_ptr(), &mut out);
     // SAFETY: the context is live.
     if unsafe { (*ctx).trapped } != 0 { Err(Stop::Trapped) } else { Ok(out) }
+}
+
+/// The trampoline of a function the runtime was not expected to call (see
+/// `entered_from_runtime`): a trap, not a jump to nowhere.
+///
+/// # Safety
+/// `ctx` is the live context.
+pub unsafe extern "C" fn mir13_not_entered(ctx: *mut Ctx, _args: *const Value, _out: *mut Value) {
+    guard(ctx, || {
+        Err(Stop::Trap(Trap::Host {
+            function: "internal error".into(),
+            message: "the JIT compiled no entry for a function the runtime called".into(),
+        }))
+    });
 }
 
 /// Checks a dynamic call's arguments against `func`, then makes it.
@@ -261,11 +275,61 @@ pub unsafe extern "C" fn mir13_call(ctx: *mut Ctx, site: u32, args: *const Value
         let (site_index, args, site) = unsafe {
             (site as usize, std::slice::from_raw_parts(args, nargs as usize), &*(*ctx).sites.add(site as usize))
         };
+        if let Some(op) = site.fast {
+            // SAFETY: the live context; `out` is writable.
+            if unsafe { fast(ctx, op, site, args, out)? } {
+                return Ok(());
+            }
+        }
         // SAFETY: the live context; `out` is writable.
         let value = unsafe { dynamic(ctx, site_index, site, args)? };
         // SAFETY: as above.
         unsafe { finish(ctx, site, value, out) }
     })
+}
+
+/// Runs `op`, the runtime's fast path for a MapBox (or, for `concat`,
+/// StringBox) method, as the VM does. Returns whether it ran: if the
+/// receiver or the arguments do not fit, nothing has happened, and the
+/// caller makes the general call. Compiled code asks for `set`, `delete`
+/// and `concat` only when their result fits the site's type.
+///
+/// # Safety
+/// The live context; `args` hold the receiver and the method's arguments;
+/// `out` is writable.
+unsafe fn fast(ctx: *mut Ctx, op: FastOp, site: &Site, args: &[Value], out: *mut Value) -> Result<bool, Stop> {
+    let SiteKind::Method { owned, .. } = site.kind else { return Ok(false) };
+    let recv = args[0];
+    // SAFETY: no call into compiled code until `drive`.
+    let rt = unsafe { rt(ctx) };
+    let base = rt.heap.release_base();
+    let done = match op {
+        FastOp::MapGet => Runtime::map_peek(recv, args[1]).map(|v| Ok(v.retain())),
+        FastOp::MapSet => rt.map_set(recv, args[1], args[2]).map(|done| done.map(|()| Value::Null)),
+        FastOp::MapHas => Runtime::map_has(recv, args[1]).map(|has| Ok(Value::Bool(has))),
+        FastOp::MapDelete => rt.map_delete(recv, args[1]).map(|found| Ok(Value::Bool(found))),
+        FastOp::MapSize => Runtime::map_size(recv).map(|n| Ok(Value::I64(n))),
+        FastOp::Concat => rt.string_concat(recv, owned, args[1]).map(|call| {
+            call.map(|call| {
+                if owned && !call.took_receiver {
+                    rt.queue_after(base, Some(recv), &[]);
+                }
+                call.value
+            })
+        }),
+    };
+    let Some(value) = done else { return Ok(false) };
+    let value = checked(rt, site, value?)?;
+    match site.ret {
+        // SAFETY: `out` is writable.
+        Some(_) => unsafe { out.write(value) },
+        None => rt.heap.push_release(value),
+    }
+    if rt.heap.release_base() != base {
+        // SAFETY: the live context.
+        unsafe { drive(ctx, base)? };
+    }
+    Ok(true)
 }
 
 /// Stores a call's result in `out` (checked), or releases it if unbound.

@@ -146,10 +146,14 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
     let mut tramps = Vec::with_capacity(funcs.len());
     let mut tramp_sig = module.make_signature();
     tramp_sig.params.extend([AbiParam::new(i64t), AbiParam::new(i64t), AbiParam::new(i64t)]);
+    let entered = entered_from_runtime(program);
     for (i, (_, func)) in funcs.iter().enumerate() {
         let sig = signature(&module, func);
         ids.push(module.declare_function(&format!("f{i}"), Linkage::Local, &sig).map_err(codegen)?);
-        tramps.push(module.declare_function(&format!("t{i}"), Linkage::Local, &tramp_sig).map_err(codegen)?);
+        tramps.push(match entered[i] {
+            true => Some(module.declare_function(&format!("t{i}"), Linkage::Local, &tramp_sig).map_err(codegen)?),
+            false => None,
+        });
     }
     let mut tables = Tables::default();
     let mut cx = module.make_context();
@@ -167,16 +171,24 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
         module.define_function(ids[i], &mut cx).map_err(|e| JitError::Codegen(format!("@{name}: {e:?}")))?;
         module.clear_context(&mut cx);
 
-        cx.func.signature = tramp_sig.clone();
-        cx.func.name = UserFuncName::user(1, i as u32);
-        let b = FunctionBuilder::new(&mut cx.func, &mut fcx);
-        trampoline(b, &mut module, func, ids[i]);
-        module.define_function(tramps[i], &mut cx).map_err(|e| JitError::Codegen(format!("@{name}: {e:?}")))?;
-        module.clear_context(&mut cx);
+        if let Some(tramp) = tramps[i] {
+            cx.func.signature = tramp_sig.clone();
+            cx.func.name = UserFuncName::user(1, i as u32);
+            let b = FunctionBuilder::new(&mut cx.func, &mut fcx);
+            trampoline(b, &mut module, func, ids[i]);
+            module.define_function(tramp, &mut cx).map_err(|e| JitError::Codegen(format!("@{name}: {e:?}")))?;
+            module.clear_context(&mut cx);
+        }
         names.push(name);
     }
     module.finalize_definitions().map_err(codegen)?;
-    let trampolines = tramps.iter().map(|&t| module.get_finalized_function(t) as usize).collect();
+    let trampolines = tramps
+        .iter()
+        .map(|t| match t {
+            Some(t) => module.get_finalized_function(*t) as usize,
+            None => helpers::mir13_not_entered as *const () as usize,
+        })
+        .collect();
     Ok(JitCode {
         module: Mutex::new(Some(module)),
         trampolines,
@@ -186,6 +198,33 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
         names,
         metered,
     })
+}
+
+/// Which functions runtime helpers may call, and so need a trampoline:
+/// `@main`, box methods (`birth` and `fini` among them) and functions used
+/// as values. The others are only called directly, from compiled code.
+fn entered_from_runtime(program: &Program) -> Vec<bool> {
+    let module = program.module();
+    let mut entered = vec![false; module.funcs.len()];
+    let mut mark = |f: Option<mir::FuncId>| {
+        if let Some(f) = f {
+            entered[f.as_u32() as usize] = true;
+        }
+    };
+    mark(program.main());
+    for (_, decl) in module.boxes.iter() {
+        for m in &decl.methods {
+            mark(program.func_id(m.func));
+        }
+    }
+    for (_, func) in module.funcs.iter() {
+        for (_, data) in func.insts.iter() {
+            if let mir::InstData::Const { lit: mir::Literal::Func(f) } = *data {
+                mark(program.func_id(f));
+            }
+        }
+    }
+    entered
 }
 
 /// The entry point helpers (and [`run`]) call a function through: it reads
@@ -333,6 +372,7 @@ pub fn run(code: &JitCode, program: &Program, rt: &mut Runtime) -> Result<Option
         stack_limit,
         trapped: 0,
         strings: strings.as_ptr(),
+        not_an_array: [0; 8],
         rt: rt as *mut Runtime,
         sites: code.sites.as_ptr(),
         trampolines: code.trampolines.as_ptr(),

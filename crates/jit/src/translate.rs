@@ -9,8 +9,11 @@
 //! the context and every frame returns at once through its `trap_exit`
 //! block; callers check `Ctx::trapped` after each call.
 
-use crate::ctx::{self, Site, SiteKind};
+mod array;
+
+use crate::ctx::{self, FastOp, Site, SiteKind};
 use crate::helpers::{TRAP_DIVISION_BY_ZERO, TRAP_INTEGER_OVERFLOW, TRAP_STACK_OVERFLOW};
+use array::{ArrayOp, ArrayView, Needs, Position};
 use cranelift_codegen::ir::{
     self, AbiParam, BlockArg, InstBuilder, MemFlagsData, Signature, StackSlotData, StackSlotKind, condcodes::FloatCC,
     condcodes::IntCC, types,
@@ -153,6 +156,9 @@ pub(crate) struct FnTranslator<'a, 'b> {
     out_slot: Option<ir::StackSlot>,
     /// How many inlined bodies enclose the code being emitted.
     inline_depth: u32,
+    /// The views of the bodies the current one is inlined into, of values
+    /// live across the inlined call.
+    outer_views: Vec<ArrayView>,
 }
 
 /// The state of one MIR function's body while it is emitted: the function
@@ -168,11 +174,14 @@ struct Frame<'a> {
     calls_left: ir::Value,
     /// Where the frame leaves after a trap: it adds itself to the backtrace.
     trap_exit: ir::Block,
-    /// The MIR block being translated.
+    /// The MIR block being translated, and where in it.
     current: Block,
-    /// Per receiver, "is an ArrayBox" as computed in a MIR block: a value's
-    /// class never changes, so blocks that block dominates reuse the answer.
-    array_guards: HashMap<Value, (Block, ir::Value)>,
+    position: Position,
+    /// Where, in the current block, each planned receiver is last used.
+    last_use: HashMap<Value, usize>,
+    /// The receivers that get array views, and their views once defined.
+    view_plan: HashMap<Value, Needs>,
+    views: HashMap<Value, ArrayView>,
     /// For an inlined body: where its returns jump.
     inline_return: Option<ir::Block>,
 }
@@ -190,7 +199,10 @@ impl<'a> Frame<'a> {
             calls_left,
             trap_exit,
             current: Block::INVALID,
-            array_guards: HashMap::new(),
+            position: Position::Leaving,
+            last_use: HashMap::new(),
+            view_plan: array::plan_views(program, func, program.info(id)),
+            views: HashMap::new(),
             inline_return: None,
         }
     }
@@ -232,6 +244,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             args_slot: None,
             out_slot: None,
             inline_depth: 0,
+            outer_views: Vec::new(),
         }
     }
 
@@ -258,6 +271,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         }
         self.create_blocks();
         self.prologue();
+        self.define_param_views();
         self.body();
         self.b.switch_to_block(self.frame.trap_exit);
         self.b.set_cold_block(self.frame.trap_exit);
@@ -310,12 +324,30 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     }
 
     /// Whether a direct call to `callee` is emitted inline: small loop-free
-    /// callees, up to `INLINE_MAX_DEPTH` levels.
+    /// callees, up to `INLINE_MAX_DEPTH` levels; in `@main`, which runs
+    /// once, only calls that may repeat (under a loop header), since
+    /// inlining costs compile time.
     fn inlines(&self, callee: FuncId) -> bool {
         let (func, info) = (self.program.func(callee), self.program.info(callee));
-        self.inline_depth < INLINE_MAX_DEPTH
+        let runs_once = self.inline_depth == 0 && Some(self.frame.id) == self.program.main() && !self.under_loop();
+        !runs_once
+            && self.inline_depth < INLINE_MAX_DEPTH
             && info.order.rpo().iter().all(|&b| !info.order.is_loop_header(b))
             && info.order.rpo().iter().map(|&b| func.blocks[b].insts.len()).sum::<usize>() <= INLINE_MAX_INSTS
+    }
+
+    /// Whether a loop header dominates the current block (so it may run
+    /// more than once, or after a loop).
+    fn under_loop(&self) -> bool {
+        let info = self.frame.info;
+        let mut block = Some(self.frame.current);
+        while let Some(b) = block {
+            if info.order.is_loop_header(b) {
+                return true;
+            }
+            block = info.domtree.idom(b).filter(|&d| d != b);
+        }
+        false
     }
 
     /// Emits a direct call's callee in place. Everything a call does is kept:
@@ -330,13 +362,22 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         let exit = self.b.create_block();
         let calls_left = self.b.ins().iadd_imm_s(self.frame.calls_left, -1);
         let callee_frame = Frame { inline_return: Some(done), ..Frame::new(self.program, callee, calls_left, exit) };
+        let outer = self.outer_views.len();
+        let live = self.live_views();
+        self.outer_views.extend(live);
         let caller = self.swap_frame(callee_frame);
         self.inline_depth += 1;
         for (p, &a) in func.params.iter().zip(args) {
             self.frame.vals[p.value] = a;
         }
         self.create_blocks();
-        self.safepoint();
+        // The entry safepoint counts fuel; unmetered, it only polls for an
+        // interrupt, which the caller's next safepoint sees soon enough (the
+        // body has no loop).
+        if self.metered {
+            self.safepoint();
+        }
+        self.define_param_views();
         self.body();
         self.b.switch_to_block(exit);
         self.b.set_cold_block(exit);
@@ -344,6 +385,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.call(self.helpers.unwind, &[self.ctx, id]);
         self.swap_frame(caller);
         self.inline_depth -= 1;
+        self.outer_views.truncate(outer);
         self.b.ins().jump(self.frame.trap_exit, &[]);
         self.b.switch_to_block(done);
         match Repr::from_values(self.b.block_params(done)) {
@@ -365,8 +407,9 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         block
     }
 
-    /// Emits a fast path's `slow` block: the general call, then a jump to
-    /// `done` with its result. Continues at `done`; returns the result.
+    /// Emits a fast path's `slow` block: the runtime call (which tries the
+    /// runtime's `fast` path first), then a jump to `done` with its result.
+    /// Continues at `done`; returns the result.
     fn slow_path(
         &mut self,
         (slow, done): (ir::Block, ir::Block),
@@ -374,10 +417,11 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         all: &[Value],
         result: Option<Value>,
         ret: Type,
+        fast: Option<FastOp>,
     ) -> Repr {
         self.b.switch_to_block(slow);
         self.b.set_cold_block(slow);
-        let repr = self.dynamic(kind, all, result, ret, None, true);
+        let repr = self.dynamic(Site { fast, ..Site::new(kind, result.map(|_| ret)) }, all, true);
         let mut values = Vec::new();
         if result.is_some() {
             repr.push_to(&mut values);
@@ -546,6 +590,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.b.set_cold_block(last);
         self.publish_depth();
         self.call_checked(self.helpers.release, &[self.ctx, payload]);
+        self.clobbered();
         self.b.ins().jump(cont, &[]);
         self.b.switch_to_block(cont);
     }
@@ -557,21 +602,37 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     }
 
     fn block(&mut self, block: Block) {
+        let func = self.frame.func;
         self.frame.current = block;
-        let insts = &self.frame.func.blocks[block].insts;
-        for &inst in insts {
-            match self.frame.func.insts[inst] {
-                InstData::Phi { .. } => {}
+        self.frame.last_use = array::last_uses(func, block, &self.frame.view_plan);
+        for (k, &inst) in func.blocks[block].insts.iter().enumerate() {
+            self.frame.position = Position::At(k);
+            match func.insts[inst] {
+                InstData::Phi { .. } => {
+                    if let Some(r) = func.results[inst] {
+                        self.define_view(r);
+                    }
+                }
                 InstData::Jump { dest } => self.edge_code(block, dest),
                 InstData::Branch { cond, then_dest, else_dest } => self.branch(block, cond, then_dest, else_dest),
                 InstData::Return { value } => self.ret(inst, value),
                 _ => {
                     self.inst(inst);
+                    if let Some(r) = func.results[inst] {
+                        self.define_view(r);
+                    }
                     for &v in self.frame.info.drops.releases_after(inst) {
                         self.release_value(v);
                     }
                 }
             }
+        }
+    }
+
+    /// Starts the views of the parameters that are array receivers.
+    fn define_param_views(&mut self) {
+        for p in &self.frame.func.params {
+            self.define_view(p.value);
         }
     }
 
@@ -614,6 +675,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     /// entries take their references (a copy adds one), then the plan's
     /// releases happen in order.
     fn edge_code(&mut self, block: Block, dest: Block) {
+        self.frame.position = Position::Edge(dest);
         let entries = self.phi_entries(block, dest);
         for &(v, moved) in &entries {
             if let (Repr::Box(t, p), false) = (self.repr(v), moved) {
@@ -660,6 +722,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     }
 
     fn ret(&mut self, inst: Inst, value: Option<Value>) {
+        self.frame.position = Position::Leaving;
         for &v in self.frame.info.drops.releases_after(inst) {
             self.release_value(v);
         }
@@ -795,6 +858,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
                     let call = self.call(self.funcs[callee.as_u32() as usize], &values);
                     let results = self.b.inst_results(call).to_vec();
                     self.check_trapped();
+                    self.clobbered();
                     match self.program.func(callee).ret {
                         Some(Type::Box) => Some(Repr::Box(results[0], results[1])),
                         Some(_) => Some(Repr::Scalar(results[0])),
@@ -809,13 +873,13 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             }
             InstData::Call { callee: Callee::Indirect(f, ret), args } => {
                 let all: Vec<Value> = std::iter::once(f).chain(func.value_list(args).iter().copied()).collect();
-                let repr = self.dynamic(SiteKind::Indirect, &all, result, ret, None, false);
+                let repr = self.dynamic(Site::new(SiteKind::Indirect, result.map(|_| ret)), &all, false);
                 self.set(inst, repr);
             }
             InstData::BoxCall { recv: Receiver::Class(c), method, args, ret } => {
                 let class = self.program.class(c).expect("verified class");
                 let kind = SiteKind::Static { class, method: MethodRef::resolve(self.program, method) };
-                let repr = self.dynamic(kind, func.value_list(args), result, ret, None, false);
+                let repr = self.dynamic(Site::new(kind, result.map(|_| ret)), func.value_list(args), false);
                 self.set(inst, repr);
             }
             InstData::BoxCall { recv: Receiver::Value(r), method, args, ret } => {
@@ -824,7 +888,11 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             }
             InstData::ExternCall { name, args, ret } => {
                 let host = self.tables.host(self.program.module().sym(name));
-                let repr = self.dynamic(SiteKind::Extern { host }, func.value_list(args), result, ret, None, false);
+                let repr = self.dynamic(
+                    Site::new(SiteKind::Extern { host }, result.map(|_| ret)),
+                    func.value_list(args),
+                    false,
+                );
                 self.set(inst, repr);
             }
             InstData::TypeOp { op: TypeOpKind::Is(c), arg } => {
@@ -920,7 +988,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
                 let (t, _) = self.as_box(arg);
                 Repr::Scalar(self.b.ins().icmp_imm_s(IntCC::Equal, t, tag as i64))
             }
-            None => self.dynamic(SiteKind::Is { class }, &[arg], result, Type::Bool, None, false),
+            None => self.dynamic(Site::new(SiteKind::Is { class }, result.map(|_| Type::Bool)), &[arg], false),
         }
     }
 
@@ -992,17 +1060,41 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
 
     /// A call through `mir13_call`; the result as `ret` when bound. A `slow`
     /// path's call keeps every register (see `saving_shim`).
-    fn dynamic(
-        &mut self,
-        kind: SiteKind,
-        args: &[Value],
-        result: Option<Value>,
-        ret: Type,
-        const_name: Option<String>,
-        slow: bool,
-    ) -> Repr {
-        let site = self.tables.sites.len() as i64;
-        self.tables.sites.push(Site { kind, ret: result.map(|_| ret), const_name });
+    fn dynamic(&mut self, site: Site, args: &[Value], slow: bool) -> Repr {
+        let ret = site.ret;
+        let site = self.site(site);
+        let (args_at, out_at) = self.write_args(args);
+        let n = self.b.ins().iconst(types::I32, args.len() as i64);
+        self.publish_depth();
+        if slow {
+            self.call(self.helpers.call_saving, &[self.ctx, site, args_at, n, out_at]);
+            self.check_trapped();
+        } else {
+            self.call_checked(self.helpers.call, &[self.ctx, site, args_at, n, out_at]);
+        }
+        self.clobbered();
+        match ret {
+            Some(ty) => self.read_out(ty),
+            None => Repr::Unset,
+        }
+    }
+
+    /// A MapBox or StringBox method: the runtime call, which runs `op`
+    /// without dispatch when the receiver allows.
+    fn runtime_fast(&mut self, op: FastOp, kind: SiteKind, all: &[Value], result: Option<Value>, ret: Type) -> Repr {
+        self.dynamic(Site { fast: Some(op), ..Site::new(kind, result.map(|_| ret)) }, all, false)
+    }
+
+    /// Adds a site to the table; its index.
+    fn site(&mut self, site: Site) -> ir::Value {
+        let index = self.tables.sites.len() as i64;
+        self.tables.sites.push(site);
+        self.b.ins().iconst(types::I32, index)
+    }
+
+    /// Writes `args` as values to the frame's argument area; its address
+    /// and that of the result.
+    fn write_args(&mut self, args: &[Value]) -> (ir::Value, ir::Value) {
         let size = (args.len().max(1) * layout::VALUE_SIZE) as u32;
         let args_slot = match self.args_slot {
             Some(s) if self.b.func.sized_stack_slots[s].size >= size => s,
@@ -1027,20 +1119,14 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             self.b.ins().stack_store(types::I64, tag, args_slot, at + layout::VALUE_TAG as i32);
             self.b.ins().stack_store(types::I64, p, args_slot, at + layout::VALUE_PAYLOAD as i32);
         }
-        let site = self.b.ins().iconst(types::I32, site);
-        let n = self.b.ins().iconst(types::I32, args.len() as i64);
         let args_at = self.b.ins().stack_addr(types::I64, args_slot, 0);
         let out_at = self.b.ins().stack_addr(types::I64, out_slot, 0);
-        self.publish_depth();
-        if slow {
-            self.call(self.helpers.call_saving, &[self.ctx, site, args_at, n, out_at]);
-            self.check_trapped();
-        } else {
-            self.call_checked(self.helpers.call, &[self.ctx, site, args_at, n, out_at]);
-        }
-        if result.is_none() {
-            return Repr::Unset;
-        }
+        (args_at, out_at)
+    }
+
+    /// The result a helper wrote, as `ret`.
+    fn read_out(&mut self, ret: Type) -> Repr {
+        let out_slot = self.out_slot.expect("written by `write_args`");
         let payload = self.b.ins().stack_load(types::I64, types::I64, out_slot, layout::VALUE_PAYLOAD as i32);
         match ret {
             Type::Box => {
@@ -1051,8 +1137,9 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         }
     }
 
-    /// A boxcall on a value: native math for FloatBox, an inline ArrayBox
-    /// path behind a class check, else the runtime.
+    /// A boxcall on a value: native math for FloatBox, inline ArrayBox
+    /// paths (which fall back on the runtime), the runtime's own fast paths
+    /// for MapBox and StringBox methods, else the general call.
     fn boxcall(&mut self, inst: Inst, recv: Value, method: MethodRef, args: &[Value], ret: Type) -> Repr {
         let result = self.frame.func.results[inst];
         let recv_ty = self.ty(recv);
@@ -1082,7 +1169,24 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
                 self.length_fast(kind, &all, result, ret)
             }
             (true, Some(Method::Push), &[_]) if null_ok => self.array_fast(kind, &all, result, ret, ArrayOp::Push),
-            _ => self.dynamic(kind, &all, result, ret, const_name, false),
+            (true, Some(Method::Get), &[_]) if result.is_some() => {
+                self.runtime_fast(FastOp::MapGet, kind, &all, result, ret)
+            }
+            (true, Some(Method::Set), &[_, _]) if null_ok => self.runtime_fast(FastOp::MapSet, kind, &all, result, ret),
+            (true, Some(Method::Has), &[_]) if result.is_some() => {
+                self.runtime_fast(FastOp::MapHas, kind, &all, result, ret)
+            }
+            (true, Some(Method::Size), []) if result.is_some() => {
+                self.runtime_fast(FastOp::MapSize, kind, &all, result, ret)
+            }
+            (true, Some(Method::Delete), &[_]) if result.is_none() || matches!(ret, Type::Bool | Type::Box) => {
+                self.runtime_fast(FastOp::MapDelete, kind, &all, result, ret)
+            }
+            // A handed-over receiver too: a unique string grows in place.
+            (_, Some(Method::Concat), &[_]) if recv_ty == Type::Box && (result.is_none() || ret == Type::Box) => {
+                self.runtime_fast(FastOp::Concat, kind, &all, result, ret)
+            }
+            _ => self.dynamic(Site { const_name, ..Site::new(kind, result.map(|_| ret)) }, &all, false),
         }
     }
 
@@ -1130,84 +1234,6 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         })
     }
 
-    /// An ArrayBox method inline when the receiver is an ArrayBox and the
-    /// case is simple (in bounds, no element to release, room to push);
-    /// anything else takes the runtime path, which also reports traps.
-    fn array_fast(&mut self, kind: SiteKind, all: &[Value], result: Option<Value>, ret: Type, op: ArrayOp) -> Repr {
-        let done = self.result_block(result.map(|_| ret));
-        let slow = self.b.create_block();
-        let is_array = self.array_guard(all[0]);
-        let (_, obj) = self.as_box(all[0]);
-        let array = self.b.create_block();
-        self.b.ins().brif(is_array, array, &[], slow, &[]);
-        self.b.switch_to_block(array);
-        let len = self.b.ins().load(types::I64, FLAGS, obj, layout::ARRAY_LEN as i32);
-        let null = |t: &mut Self| -> Vec<BlockArg> {
-            if result.is_some() {
-                let z = t.b.ins().iconst(types::I64, 0);
-                vec![BlockArg::Value(z), BlockArg::Value(z)]
-            } else {
-                Vec::new()
-            }
-        };
-        match op {
-            ArrayOp::Get | ArrayOp::Set => {
-                let i = self.scalar(all[1]);
-                let in_bounds = self.b.ins().icmp(IntCC::UnsignedLessThan, i, len);
-                let at_block = self.b.create_block();
-                self.b.ins().brif(in_bounds, at_block, &[], slow, &[]);
-                self.b.switch_to_block(at_block);
-                let at = self.element_at(obj, i);
-                let etag = self.b.ins().uload8(types::I64, FLAGS, at, layout::VALUE_TAG as i32);
-                if op == ArrayOp::Get {
-                    let epay = self.b.ins().load(types::I64, FLAGS, at, layout::VALUE_PAYLOAD as i32);
-                    match ret {
-                        Type::Box => {
-                            self.retain(etag, epay);
-                            self.b.ins().jump(done, &[BlockArg::Value(etag), BlockArg::Value(epay)]);
-                        }
-                        ty => {
-                            let want = match ty {
-                                Type::I64 => layout::TAG_I64,
-                                Type::F64 => layout::TAG_F64,
-                                _ => layout::TAG_BOOL,
-                            };
-                            let fits = self.b.ins().icmp_imm_s(IntCC::Equal, etag, want as i64);
-                            let take = self.b.create_block();
-                            self.b.ins().brif(fits, take, &[], slow, &[]);
-                            self.b.switch_to_block(take);
-                            let v = self.payload_as(epay, ty);
-                            self.b.ins().jump(done, &[BlockArg::Value(v)]);
-                        }
-                    }
-                } else {
-                    // Replacing an object would release it: the runtime does that.
-                    let old_obj = self.b.ins().icmp_imm_s(IntCC::Equal, etag, layout::TAG_OBJ as i64);
-                    let store = self.b.create_block();
-                    self.b.ins().brif(old_obj, slow, &[], store, &[]);
-                    self.b.switch_to_block(store);
-                    self.store_element(at, all[2]);
-                    let args = null(self);
-                    self.b.ins().jump(done, &args);
-                }
-            }
-            ArrayOp::Push => {
-                let cap = self.b.ins().load(types::I64, FLAGS, obj, layout::ARRAY_CAP as i32);
-                let room = self.b.ins().icmp(IntCC::UnsignedLessThan, len, cap);
-                let store = self.b.create_block();
-                self.b.ins().brif(room, store, &[], slow, &[]);
-                self.b.switch_to_block(store);
-                let at = self.element_at(obj, len);
-                self.store_element(at, all[1]);
-                let len = self.b.ins().iadd_imm_s(len, 1);
-                self.b.ins().store(FLAGS, len, obj, layout::ARRAY_LEN as i32);
-                let args = null(self);
-                self.b.ins().jump(done, &args);
-            }
-        }
-        self.slow_path((slow, done), kind, all, result, ret)
-    }
-
     /// `length()` inline for an ArrayBox, through a leaf helper for a
     /// StringBox (it counts characters), else through the runtime.
     fn length_fast(&mut self, kind: SiteKind, all: &[Value], result: Option<Value>, ret: Type) -> Repr {
@@ -1246,57 +1272,8 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         let call = self.call(self.helpers.string_length, &[obj]);
         let len = self.b.inst_results(call)[0];
         jump_done(self, len);
-        self.slow_path((slow, done), kind, all, result, ret)
+        self.slow_path((slow, done), kind, all, result, ret, None)
     }
-
-    /// Whether box `recv` is an ArrayBox (an `i8`), computed once per
-    /// dominating block.
-    fn array_guard(&mut self, recv: Value) -> ir::Value {
-        if let Some(&(block, known)) = self.frame.array_guards.get(&recv)
-            && self.frame.info.domtree.dominates(block, self.frame.current)
-        {
-            return known;
-        }
-        let (tag, obj) = self.as_box(recv);
-        let is_obj = self.b.ins().icmp_imm_s(IntCC::Equal, tag, layout::TAG_OBJ as i64);
-        let check_kind = self.b.create_block();
-        let answer = self.b.create_block();
-        let is_array = self.b.append_block_param(answer, types::I8);
-        let no = self.b.ins().iconst(types::I8, 0);
-        self.b.ins().brif(is_obj, check_kind, &[], answer, &[BlockArg::Value(no)]);
-        self.b.switch_to_block(check_kind);
-        let kind_byte = self.b.ins().uload8(types::I32, FLAGS, obj, layout::OBJ_KIND as i32);
-        let kind_is_array = self.b.ins().icmp_imm_s(IntCC::Equal, kind_byte, layout::KIND_ARRAY as i64);
-        self.b.ins().jump(answer, &[BlockArg::Value(kind_is_array)]);
-        self.b.switch_to_block(answer);
-        self.frame.array_guards.insert(recv, (self.frame.current, is_array));
-        is_array
-    }
-
-    /// The address of element `i` of ArrayBox `obj`.
-    fn element_at(&mut self, obj: ir::Value, i: ir::Value) -> ir::Value {
-        let items = self.b.ins().load(types::I64, FLAGS, obj, layout::ARRAY_PTR as i32);
-        let offset = self.b.ins().imul_imm_s(i, layout::VALUE_SIZE as i64);
-        self.b.ins().iadd(items, offset)
-    }
-
-    /// Stores `v` (a new reference) into the element at address `at`.
-    fn store_element(&mut self, at: ir::Value, v: Value) {
-        let (t, p) = self.as_box(v);
-        if self.ty(v) == Type::Box {
-            self.retain(t, p);
-        }
-        let tag = self.b.ins().ireduce(types::I8, t);
-        self.b.ins().store(FLAGS, tag, at, layout::VALUE_TAG as i32);
-        self.b.ins().store(FLAGS, p, at, layout::VALUE_PAYLOAD as i32);
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum ArrayOp {
-    Get,
-    Set,
-    Push,
 }
 
 fn push_abi_types(out: &mut Vec<ir::Type>, ty: Type) {

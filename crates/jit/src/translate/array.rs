@@ -1,0 +1,331 @@
+//! ArrayBox `get`, `set` and `push` inline, and the array views they read.
+//!
+//! A view holds an ArrayBox receiver's length, capacity and element pointer
+//! in Cranelift variables, read where the receiver is defined, so a loop
+//! over an array reads them once instead of at every access. A value that
+//! is not an ArrayBox reads as an empty array (length and capacity 0): its
+//! accesses all fail the bounds check and take the general path, so the
+//! class check costs nothing per access.
+//!
+//! Between reads a view stays exact, except that its length may lag behind
+//! the array's (an inline `push` through another value of the same array),
+//! which only sends an access to the general path. Whatever else can change
+//! an array's length or buffer is a helper that may run code (a method, a
+//! MIR call, a `fini`): after each one, [`FnTranslator::clobbered`] reads
+//! again the views of every value still live, in this body and in the
+//! bodies it is inlined into. A dead value's object may be gone; its view
+//! is never read again.
+
+use super::{FLAGS, FnTranslator, Repr};
+use crate::ctx::{self, FastOp, SiteKind};
+use cranelift_codegen::ir::{self, BlockArg, InstBuilder, condcodes::IntCC, types};
+use cranelift_frontend::Variable;
+use mir::{Function, InstData, Program, Receiver, Type, Value, ValueDef};
+use runtime::{Method, MethodRef, layout};
+use std::collections::HashMap;
+
+// A view reads `Ctx::not_an_array` for a value that is not an ArrayBox.
+const _: () = assert!(
+    layout::KIND_ARRAY != 0
+        && layout::OBJ_KIND < 64
+        && layout::ARRAY_LEN + 8 <= 64
+        && layout::ARRAY_CAP + 8 <= 64
+        && layout::ARRAY_PTR + 8 <= 64
+);
+
+/// A function keeps views for at most this many receivers; others read
+/// their array where they use it (this bounds the work after each helper).
+const MAX_VIEWS: usize = 64;
+
+/// Which parts of an array an inline operation reads.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Needs {
+    /// `get` and `set` check the index against the length.
+    len: bool,
+    /// `push` checks the length (read from the array) against the capacity.
+    cap: bool,
+}
+
+impl Needs {
+    fn covers(self, other: Needs) -> bool {
+        (self.len || !other.len) && (self.cap || !other.cap)
+    }
+}
+
+/// An ArrayBox receiver's parts, as variables (see the module doc).
+#[derive(Clone, Copy)]
+pub(super) struct ArrayView {
+    value: Value,
+    tag: ir::Value,
+    obj: ir::Value,
+    len: Option<Variable>,
+    cap: Option<Variable>,
+    items: Variable,
+}
+
+/// Where the code being emitted is, for liveness: values live there keep
+/// their views up to date.
+#[derive(Clone, Copy)]
+pub(super) enum Position {
+    /// At the instruction with this index in the current block.
+    At(usize),
+    /// On the edge to this block.
+    Edge(mir::Block),
+    /// Returning: none of the body's values is used again.
+    Leaving,
+}
+
+/// The receivers of inline `get`, `set` and `push` in `func`, and what each
+/// reads; at most [`MAX_VIEWS`] of them.
+pub(super) fn plan_views(program: &Program, func: &Function, info: &mir::FuncInfo) -> HashMap<Value, Needs> {
+    let mut plan: HashMap<Value, Needs> = HashMap::new();
+    for &block in info.order.rpo() {
+        for &inst in &func.blocks[block].insts {
+            let InstData::BoxCall { recv: Receiver::Value(r), method, args, .. } = func.insts[inst] else { continue };
+            if info.types[r] != Type::Box {
+                continue;
+            }
+            let indexed = func.value_list(args).first().is_some_and(|&i| info.types[i] == Type::I64);
+            let needs = match MethodRef::resolve(program, method).builtin {
+                Some(Method::Get | Method::Set) if indexed => Needs { len: true, cap: false },
+                Some(Method::Push) => Needs { len: false, cap: true },
+                _ => continue,
+            };
+            if plan.len() < MAX_VIEWS || plan.contains_key(&r) {
+                let entry = plan.entry(r).or_default();
+                entry.len |= needs.len;
+                entry.cap |= needs.cap;
+            }
+        }
+    }
+    plan
+}
+
+/// Where each planned receiver is last used in a block, by instruction index.
+pub(super) fn last_uses(func: &Function, block: mir::Block, plan: &HashMap<Value, Needs>) -> HashMap<Value, usize> {
+    let mut last = HashMap::new();
+    for (k, &inst) in func.blocks[block].insts.iter().enumerate() {
+        if matches!(func.insts[inst], InstData::Phi { .. }) {
+            continue;
+        }
+        for v in func.operands(inst) {
+            if plan.contains_key(&v) {
+                last.insert(v, k);
+            }
+        }
+    }
+    last
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum ArrayOp {
+    Get,
+    Set,
+    Push,
+}
+
+impl FnTranslator<'_, '_> {
+    /// Starts the view of `v` if it is a planned receiver: where it is
+    /// defined, so the reads happen once, outside the loops that use it.
+    pub(super) fn define_view(&mut self, v: Value) {
+        let Some(&needs) = self.frame.view_plan.get(&v) else { return };
+        let view = self.new_view(v, needs);
+        self.frame.views.insert(v, view);
+    }
+
+    /// Declares a view's variables and reads them.
+    fn new_view(&mut self, value: Value, needs: Needs) -> ArrayView {
+        let (tag, obj) = self.as_box(value);
+        let mut var = |wanted: bool| wanted.then(|| self.b.declare_var(types::I64));
+        let (len, cap) = (var(needs.len), var(needs.cap));
+        let view = ArrayView { value, tag, obj, len, cap, items: self.b.declare_var(types::I64) };
+        self.read_view(&view);
+        view
+    }
+
+    /// Reads the array's parts into the view's variables, without a branch:
+    /// a value that is not an ArrayBox reads `Ctx::not_an_array` instead.
+    fn read_view(&mut self, view: &ArrayView) {
+        let empty = self.not_an_array();
+        let is_obj = self.b.ins().icmp_imm_s(IntCC::Equal, view.tag, layout::TAG_OBJ as i64);
+        let obj = self.b.ins().select(is_obj, view.obj, empty);
+        let kind = self.b.ins().uload8(types::I32, FLAGS, obj, layout::OBJ_KIND as i32);
+        let is_array = self.b.ins().icmp_imm_s(IntCC::Equal, kind, layout::KIND_ARRAY as i64);
+        let array = self.b.ins().select(is_array, obj, empty);
+        for (var, offset) in [(view.len, layout::ARRAY_LEN), (view.cap, layout::ARRAY_CAP)] {
+            if let Some(var) = var {
+                let x = self.b.ins().load(types::I64, FLAGS, array, offset as i32);
+                self.b.def_var(var, x);
+            }
+        }
+        let items = self.b.ins().load(types::I64, FLAGS, array, layout::ARRAY_PTR as i32);
+        self.b.def_var(view.items, items);
+    }
+
+    /// The address of `Ctx::not_an_array`.
+    fn not_an_array(&mut self) -> ir::Value {
+        self.b.ins().iadd_imm_s(self.ctx, ctx::NOT_AN_ARRAY as i64)
+    }
+
+    /// The view of receiver `v` with at least `needs`: its own, or one read here.
+    fn view(&mut self, v: Value, needs: Needs) -> ArrayView {
+        match self.frame.views.get(&v) {
+            Some(view) if Needs { len: view.len.is_some(), cap: view.cap.is_some() }.covers(needs) => *view,
+            _ => self.new_view(v, needs),
+        }
+    }
+
+    /// After a helper that may have run code: reads again the views of the
+    /// values still live here and in the bodies this one is inlined into.
+    pub(super) fn clobbered(&mut self) {
+        let mut live: Vec<ArrayView> = self.live_views();
+        live.extend_from_slice(&self.outer_views);
+        for view in &live {
+            self.read_view(view);
+        }
+    }
+
+    /// The views of this body whose values are live after the current position.
+    pub(super) fn live_views(&self) -> Vec<ArrayView> {
+        let mut live: Vec<ArrayView> =
+            self.frame.views.values().filter(|v| self.live_after(v.value)).copied().collect();
+        // Emit in a fixed order, whatever the map's.
+        live.sort_by_key(|v| v.value);
+        live
+    }
+
+    /// Whether `v` is used after the current position (parameters are
+    /// borrowed: their objects outlive the body).
+    fn live_after(&self, v: Value) -> bool {
+        let (func, info) = (self.frame.func, self.frame.info);
+        if let ValueDef::Param(_) = func.values[v].def {
+            return true;
+        }
+        match self.frame.position {
+            Position::At(k) => {
+                info.liveness.live_out(self.frame.current).binary_search(&v).is_ok()
+                    || self.frame.last_use.get(&v).is_some_and(|&last| last > k)
+            }
+            Position::Edge(dest) => info.liveness.live_in(dest).binary_search(&v).is_ok(),
+            Position::Leaving => false,
+        }
+    }
+
+    /// An ArrayBox method inline when the case is simple (in bounds, no
+    /// element to release, room to push); anything else, including a
+    /// receiver that is not an ArrayBox, takes the runtime path, which
+    /// also reports traps.
+    pub(super) fn array_fast(
+        &mut self,
+        kind: SiteKind,
+        all: &[Value],
+        result: Option<Value>,
+        ret: Type,
+        op: ArrayOp,
+    ) -> Repr {
+        let done = self.result_block(result.map(|_| ret));
+        let slow = self.b.create_block();
+        let null = |t: &mut Self| -> Vec<BlockArg> {
+            if result.is_some() {
+                let z = t.b.ins().iconst(types::I64, 0);
+                vec![BlockArg::Value(z), BlockArg::Value(z)]
+            } else {
+                Vec::new()
+            }
+        };
+        match op {
+            ArrayOp::Get | ArrayOp::Set => {
+                let view = self.view(all[0], Needs { len: true, cap: false });
+                let len = self.b.use_var(view.len.expect("a view with the length"));
+                let i = self.scalar(all[1]);
+                let in_bounds = self.b.ins().icmp(IntCC::UnsignedLessThan, i, len);
+                let at_block = self.b.create_block();
+                self.b.ins().brif(in_bounds, at_block, &[], slow, &[]);
+                self.b.switch_to_block(at_block);
+                let at = self.element_at(&view, i);
+                let etag = self.b.ins().uload8(types::I64, FLAGS, at, layout::VALUE_TAG as i32);
+                if op == ArrayOp::Get {
+                    let epay = self.b.ins().load(types::I64, FLAGS, at, layout::VALUE_PAYLOAD as i32);
+                    match ret {
+                        Type::Box => {
+                            self.retain(etag, epay);
+                            self.b.ins().jump(done, &[BlockArg::Value(etag), BlockArg::Value(epay)]);
+                        }
+                        ty => {
+                            let want = match ty {
+                                Type::I64 => layout::TAG_I64,
+                                Type::F64 => layout::TAG_F64,
+                                _ => layout::TAG_BOOL,
+                            };
+                            let fits = self.b.ins().icmp_imm_s(IntCC::Equal, etag, want as i64);
+                            let take = self.b.create_block();
+                            self.b.ins().brif(fits, take, &[], slow, &[]);
+                            self.b.switch_to_block(take);
+                            let v = self.payload_as(epay, ty);
+                            self.b.ins().jump(done, &[BlockArg::Value(v)]);
+                        }
+                    }
+                } else {
+                    // Replacing an object would release it: the runtime does that.
+                    let old_obj = self.b.ins().icmp_imm_s(IntCC::Equal, etag, layout::TAG_OBJ as i64);
+                    let store = self.b.create_block();
+                    self.b.ins().brif(old_obj, slow, &[], store, &[]);
+                    self.b.switch_to_block(store);
+                    self.store_element(at, all[2]);
+                    let args = null(self);
+                    self.b.ins().jump(done, &args);
+                }
+            }
+            ArrayOp::Push => {
+                // A capacity of 0 stands for "not an ArrayBox" too: then the
+                // length is read from `Ctx::not_an_array`, and there is no room.
+                let view = self.view(all[0], Needs { len: false, cap: true });
+                let cap = self.b.use_var(view.cap.expect("a view with the capacity"));
+                let empty = self.not_an_array();
+                let (_, obj) = self.as_box(all[0]);
+                let array = self.b.ins().select(cap, obj, empty);
+                // The length is read from the array, not the view: a view's
+                // may lag behind, and a push must not overwrite an element.
+                let len = self.b.ins().load(types::I64, FLAGS, array, layout::ARRAY_LEN as i32);
+                let room = self.b.ins().icmp(IntCC::UnsignedLessThan, len, cap);
+                let store = self.b.create_block();
+                self.b.ins().brif(room, store, &[], slow, &[]);
+                self.b.switch_to_block(store);
+                let at = self.element_at(&view, len);
+                self.store_element(at, all[1]);
+                let len = self.b.ins().iadd_imm_s(len, 1);
+                self.b.ins().store(FLAGS, len, obj, layout::ARRAY_LEN as i32);
+                if let Some(var) = view.len {
+                    self.b.def_var(var, len);
+                }
+                let args = null(self);
+                self.b.ins().jump(done, &args);
+            }
+        }
+        // Past the array, `get` and `set` may be a MapBox's.
+        let next = match op {
+            ArrayOp::Get => Some(FastOp::MapGet),
+            ArrayOp::Set => Some(FastOp::MapSet),
+            ArrayOp::Push => None,
+        };
+        self.slow_path((slow, done), kind, all, result, ret, next)
+    }
+
+    /// The address of element `i` of the viewed array.
+    fn element_at(&mut self, view: &ArrayView, i: ir::Value) -> ir::Value {
+        let items = self.b.use_var(view.items);
+        let offset = self.b.ins().imul_imm_s(i, layout::VALUE_SIZE as i64);
+        self.b.ins().iadd(items, offset)
+    }
+
+    /// Stores `v` (a new reference) into the element at address `at`.
+    fn store_element(&mut self, at: ir::Value, v: Value) {
+        let (t, p) = self.as_box(v);
+        if self.ty(v) == Type::Box {
+            self.retain(t, p);
+        }
+        let tag = self.b.ins().ireduce(types::I8, t);
+        self.b.ins().store(FLAGS, tag, at, layout::VALUE_TAG as i32);
+        self.b.ins().store(FLAGS, p, at, layout::VALUE_PAYLOAD as i32);
+    }
+}
