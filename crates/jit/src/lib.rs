@@ -13,7 +13,7 @@ mod helpers;
 mod translate;
 
 use crate::ctx::Ctx;
-use crate::translate::{FnTranslator, Helpers, Tables, scalar_type, signature};
+use crate::translate::{FnTranslator, Helpers, Tables, UserClasses, scalar_type, signature};
 use cranelift_codegen::ir::{self, AbiParam, InstBuilder, MemFlagsData, UserFuncName, types};
 use cranelift_codegen::isa::CallConv;
 use cranelift_codegen::settings::{self, Configurable};
@@ -156,6 +156,7 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
         });
     }
     let mut tables = Tables::default();
+    let classes = UserClasses::new(program);
     let mut cx = module.make_context();
     let mut fcx = FunctionBuilderContext::new();
     let mut names = Vec::with_capacity(funcs.len());
@@ -164,7 +165,7 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
         cx.func.signature = signature(&module, func);
         cx.func.name = UserFuncName::user(0, i as u32);
         let b = FunctionBuilder::new(&mut cx.func, &mut fcx);
-        FnTranslator::new(program, id, b, &mut module, &helpers, &ids, &mut tables, metered).translate();
+        FnTranslator::new(program, id, b, &mut module, &helpers, &ids, &classes, &mut tables, metered).translate();
         if let Some(text) = clif.as_deref_mut() {
             let _ = writeln!(text, "; @{name}\n{}", cx.func.display());
         }

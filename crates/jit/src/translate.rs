@@ -10,6 +10,7 @@
 //! block; callers check `Ctx::trapped` after each call.
 
 mod array;
+mod user;
 
 use crate::ctx::{self, FastOp, Site, SiteKind};
 use crate::helpers::{TRAP_DIVISION_BY_ZERO, TRAP_INTEGER_OVERFLOW, TRAP_STACK_OVERFLOW};
@@ -26,7 +27,8 @@ use mir::{
     Literal, Program, Receiver, Type, TypeOpKind, Value,
 };
 use runtime::{Method, MethodRef, layout};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+pub(crate) use user::UserClasses;
 
 /// The runtime helpers, as declared in the module.
 pub(crate) struct Helpers {
@@ -131,6 +133,8 @@ impl Repr {
 }
 
 const FLAGS: MemFlagsData = MemFlagsData::trusted();
+/// For memory no store changes while compiled code runs.
+const CONSTANT: MemFlagsData = FLAGS.with_readonly().with_can_move();
 
 /// Translates one MIR function into the builder's function.
 pub(crate) struct FnTranslator<'a, 'b> {
@@ -142,6 +146,7 @@ pub(crate) struct FnTranslator<'a, 'b> {
     helpers: &'a Helpers,
     /// Compiled MIR functions, by id.
     funcs: &'a [ClifFunc],
+    classes: &'a UserClasses,
     tables: &'a mut Tables,
     /// Whether safepoints charge fuel (only runs with a fuel limit need it).
     metered: bool,
@@ -184,6 +189,10 @@ struct Frame<'a> {
     views: HashMap<Value, ArrayView>,
     /// For an inlined body: where its returns jump.
     inline_return: Option<ir::Block>,
+    /// String constants every use of which borrows (see `borrowed_strings`).
+    borrowed: HashSet<Value>,
+    /// For a method inlined behind a class check: the receiver's class.
+    self_class: Option<mir::BoxId>,
 }
 
 impl<'a> Frame<'a> {
@@ -204,6 +213,8 @@ impl<'a> Frame<'a> {
             view_plan: array::plan_views(program, func, program.info(id)),
             views: HashMap::new(),
             inline_return: None,
+            borrowed: borrowed_strings(func, program.info(id)),
+            self_class: None,
         }
     }
 }
@@ -222,6 +233,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         module: &'a mut JITModule,
         helpers: &'a Helpers,
         funcs: &'a [ClifFunc],
+        classes: &'a UserClasses,
         tables: &'a mut Tables,
         metered: bool,
     ) -> Self {
@@ -234,6 +246,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             module,
             helpers,
             funcs,
+            classes,
             tables,
             metered,
             imported: HashMap::new(),
@@ -336,6 +349,28 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             && info.order.rpo().iter().map(|&b| func.blocks[b].insts.len()).sum::<usize>() <= INLINE_MAX_INSTS
     }
 
+    /// A call to `callee` with `args` (of its parameters' types, borrowed):
+    /// inline or native. Returns its result. A method called on a receiver
+    /// of known class passes it as `self_class`.
+    fn direct_call(&mut self, callee: FuncId, args: &[Repr], self_class: Option<mir::BoxId>) -> Option<Repr> {
+        if self.inlines(callee) {
+            return self.inline_call(callee, args, self_class);
+        }
+        let mut values = vec![self.ctx, self.frame.calls_left];
+        for a in args {
+            a.push_to(&mut values);
+        }
+        let call = self.call(self.funcs[callee.as_u32() as usize], &values);
+        let results = self.b.inst_results(call).to_vec();
+        self.check_trapped();
+        self.clobbered();
+        match self.program.func(callee).ret {
+            Some(Type::Box) => Some(Repr::Box(results[0], results[1])),
+            Some(_) => Some(Repr::Scalar(results[0])),
+            None => None,
+        }
+    }
+
     /// Whether a loop header dominates the current block (so it may run
     /// more than once, or after a loop).
     fn under_loop(&self) -> bool {
@@ -354,14 +389,15 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     /// the depth check, the entry safepoint, the callee in the backtrace of a
     /// trap inside it; only the native call goes. Arguments are borrowed, as
     /// in a call. Returns the callee's result.
-    fn inline_call(&mut self, callee: FuncId, args: &[Repr]) -> Option<Repr> {
+    fn inline_call(&mut self, callee: FuncId, args: &[Repr], self_class: Option<mir::BoxId>) -> Option<Repr> {
         let too_deep = self.b.ins().icmp_imm_s(IntCC::Equal, self.frame.calls_left, 0);
         self.trap_if(too_deep, TRAP_STACK_OVERFLOW, self.frame.trap_exit);
         let func = self.program.func(callee);
         let done = self.result_block(func.ret);
         let exit = self.b.create_block();
         let calls_left = self.b.ins().iadd_imm_s(self.frame.calls_left, -1);
-        let callee_frame = Frame { inline_return: Some(done), ..Frame::new(self.program, callee, calls_left, exit) };
+        let callee_frame =
+            Frame { inline_return: Some(done), self_class, ..Frame::new(self.program, callee, calls_left, exit) };
         let outer = self.outer_views.len();
         let live = self.live_views();
         self.outer_views.extend(live);
@@ -407,23 +443,15 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         block
     }
 
-    /// Emits a fast path's `slow` block: the runtime call (which tries the
-    /// runtime's `fast` path first), then a jump to `done` with its result.
-    /// Continues at `done`; returns the result.
-    fn slow_path(
-        &mut self,
-        (slow, done): (ir::Block, ir::Block),
-        kind: SiteKind,
-        all: &[Value],
-        result: Option<Value>,
-        ret: Type,
-        fast: Option<FastOp>,
-    ) -> Repr {
+    /// Emits a fast path's `slow` block: the runtime call at `site`, then a
+    /// jump to `done` with its result. Continues at `done`; returns the result.
+    fn slow_path(&mut self, (slow, done): (ir::Block, ir::Block), site: Site, all: &[Value]) -> Repr {
         self.b.switch_to_block(slow);
         self.b.set_cold_block(slow);
-        let repr = self.dynamic(Site { fast, ..Site::new(kind, result.map(|_| ret)) }, all, true);
+        let bound = site.ret.is_some();
+        let repr = self.dynamic(site, all, true);
         let mut values = Vec::new();
-        if result.is_some() {
+        if bound {
             repr.push_to(&mut values);
         }
         let args: Vec<BlockArg> = values.into_iter().map(BlockArg::Value).collect();
@@ -596,6 +624,9 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     }
 
     fn release_value(&mut self, v: Value) {
+        if self.frame.borrowed.contains(&v) {
+            return;
+        }
         if let Repr::Box(t, p) = self.repr(v) {
             self.release(t, p);
         }
@@ -797,11 +828,16 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
                             strings.push(self.program.module().sym(s).to_string());
                             strings.len() as i32 - 1
                         });
-                        let base = self.b.ins().load(types::I64, FLAGS, self.ctx, ctx::STRINGS);
+                        // The table never changes during a run: these loads may move
+                        // to where the value is used, or go if it is not.
+                        let base = self.b.ins().load(types::I64, CONSTANT, self.ctx, ctx::STRINGS);
                         let at = k * layout::VALUE_SIZE as i32;
-                        let t = self.b.ins().uload8(types::I64, FLAGS, base, at + layout::VALUE_TAG as i32);
-                        let p = self.b.ins().load(types::I64, FLAGS, base, at + layout::VALUE_PAYLOAD as i32);
-                        self.retain(t, p);
+                        let t = self.b.ins().load(types::I8, CONSTANT, base, at + layout::VALUE_TAG as i32);
+                        let t = self.b.ins().uextend(types::I64, t);
+                        let p = self.b.ins().load(types::I64, CONSTANT, base, at + layout::VALUE_PAYLOAD as i32);
+                        if !result.is_some_and(|r| self.frame.borrowed.contains(&r)) {
+                            self.retain(t, p);
+                        }
                         Repr::Box(t, p)
                     }
                 };
@@ -848,23 +884,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             InstData::Call { callee: Callee::Direct(f), args } => {
                 let callee = self.program.func_id(f).expect("verified callee");
                 let args: Vec<Repr> = func.value_list(args).iter().map(|&a| self.repr(a)).collect();
-                let returned = if self.inlines(callee) {
-                    self.inline_call(callee, &args)
-                } else {
-                    let mut values = vec![self.ctx, self.frame.calls_left];
-                    for a in args {
-                        a.push_to(&mut values);
-                    }
-                    let call = self.call(self.funcs[callee.as_u32() as usize], &values);
-                    let results = self.b.inst_results(call).to_vec();
-                    self.check_trapped();
-                    self.clobbered();
-                    match self.program.func(callee).ret {
-                        Some(Type::Box) => Some(Repr::Box(results[0], results[1])),
-                        Some(_) => Some(Repr::Scalar(results[0])),
-                        None => None,
-                    }
-                };
+                let returned = self.direct_call(callee, &args, None);
                 match (result, returned) {
                     (Some(r), Some(repr)) => self.frame.vals[r] = repr,
                     (None, Some(Repr::Box(t, p))) => self.release(t, p),
@@ -1186,6 +1206,9 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             (_, Some(Method::Concat), &[_]) if recv_ty == Type::Box && (result.is_none() || ret == Type::Box) => {
                 self.runtime_fast(FastOp::Concat, kind, &all, result, ret)
             }
+            (true, ..) if let Some(repr) = self.user_fast(kind, &all, (result, ret), method, const_name.clone()) => {
+                repr
+            }
             _ => self.dynamic(Site { const_name, ..Site::new(kind, result.map(|_| ret)) }, &all, false),
         }
     }
@@ -1272,8 +1295,32 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         let call = self.call(self.helpers.string_length, &[obj]);
         let len = self.b.inst_results(call)[0];
         jump_done(self, len);
-        self.slow_path((slow, done), kind, all, result, ret, None)
+        self.slow_path((slow, done), Site::new(kind, result.map(|_| ret)), all)
     }
+}
+
+/// The string constants of `func` that no instruction takes over: no phi
+/// receives them, no use consumes them, so every use borrows. Such a value
+/// borrows the run's own reference (the string table keeps each constant
+/// alive until the run ends) instead of adding one and dropping it, which
+/// makes a constant field name free.
+fn borrowed_strings(func: &Function, info: &FuncInfo) -> HashSet<Value> {
+    let insts = || info.order.rpo().iter().flat_map(|&b| func.blocks[b].insts.iter().copied());
+    let mut borrowed: HashSet<Value> = insts()
+        .filter(|&inst| matches!(func.insts[inst], InstData::Const { lit: Literal::Str(_) }))
+        .filter_map(|inst| func.results[inst])
+        .collect();
+    for inst in insts() {
+        if let InstData::Phi { entries, .. } = func.insts[inst] {
+            for e in func.phi_list(entries) {
+                borrowed.remove(&e.value);
+            }
+        }
+        if let Some(v) = info.drops.consumed(inst) {
+            borrowed.remove(&v);
+        }
+    }
+    borrowed
 }
 
 fn push_abi_types(out: &mut Vec<ir::Type>, ty: Type) {

@@ -179,12 +179,14 @@ pub struct MapBody {
     pub entries: OrderedMap,
 }
 
-/// An instance of a user box: its class and one slot per field.
+/// An instance of a user box: its class and one slot per field, laid out
+/// so compiled code can read a field inline (see [`crate::layout`]).
+#[repr(C)]
 pub struct UserBody {
     pub class: BoxId,
     /// Field values in declaration order. A weak field's object is counted
     /// in its target's weak count, not its strong count.
-    pub fields: Box<[Value]>,
+    pub fields: ValueVec,
 }
 
 /// A body type stored in the heap.

@@ -4,7 +4,7 @@
 //! 8-byte payload at [`VALUE_PAYLOAD`]. Heap objects start with their
 //! header; an ArrayBox's elements are a [`crate::heap::ValueVec`].
 
-use crate::heap::{ArrayBody, ObjBox, ValueVec};
+use crate::heap::{ArrayBody, ObjBox, UserBody, ValueVec};
 use crate::value::Value;
 use std::mem::offset_of;
 
@@ -31,6 +31,8 @@ pub const OBJ_KIND: usize = 8;
 pub const KIND_ARRAY: u8 = crate::heap::Kind::Array as u8;
 /// The kind byte of a StringBox.
 pub const KIND_STRING: u8 = crate::heap::Kind::Str as u8;
+/// The kind byte of a user box.
+pub const KIND_USER: u8 = crate::heap::Kind::User as u8;
 
 /// Offset of an ArrayBox's element pointer.
 pub const ARRAY_PTR: usize =
@@ -42,6 +44,13 @@ pub const ARRAY_CAP: usize =
 pub const ARRAY_LEN: usize =
     offset_of!(ObjBox<ArrayBody>, body) + offset_of!(ArrayBody, items) + offset_of!(ValueVec, len);
 
+/// Offset of a user box's class id (`u32`).
+pub const USER_CLASS: usize = offset_of!(ObjBox<UserBody>, body) + offset_of!(UserBody, class);
+/// Offset of a user box's field pointer (one value per field, in order).
+pub const USER_FIELDS: usize =
+    offset_of!(ObjBox<UserBody>, body) + offset_of!(UserBody, fields) + offset_of!(ValueVec, ptr);
+
 const _: () = assert!(VALUE_SIZE == 16);
+const _: () = assert!(size_of::<mir::BoxId>() == 4);
 const _: () = assert!(offset_of!(crate::heap::Header, rc) == OBJ_RC);
 const _: () = assert!(offset_of!(crate::heap::Header, kind) == OBJ_KIND);

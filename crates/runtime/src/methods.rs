@@ -8,7 +8,7 @@
 //! (`owned`) may be updated in place when unique (§6).
 
 use crate::display;
-use crate::heap::{ArrayBody, Body, Kind, MapBody, MapKey, ObjRef, StrBody, UserBody};
+use crate::heap::{ArrayBody, Body, Kind, MapBody, MapKey, ObjRef, StrBody, UserBody, ValueVec};
 use crate::map::OrderedMap;
 use crate::runtime::{Runtime, boxes_equal};
 use crate::trap::Trap;
@@ -198,7 +198,7 @@ impl Runtime {
                     return Err(Trap::UnknownMethod { class, method: name });
                 }
                 let class = self.info.class(id);
-                let fields = vec![Value::Null; class.fields.len()].into_boxed_slice();
+                let fields = ValueVec::from_vec(vec![Value::Null; class.fields.len()]);
                 if let Some(func) = class.birth {
                     let obj = self.heap.alloc(UserBody { class: id, fields })?;
                     return Ok(StaticResult::Birth { obj: Value::Obj(obj), func });
@@ -215,7 +215,7 @@ impl Runtime {
                         arg.retain();
                     }
                 }
-                let obj = self.heap.alloc(UserBody { class: id, fields: args.into() })?;
+                let obj = self.heap.alloc(UserBody { class: id, fields: ValueVec::from_vec(args.to_vec()) })?;
                 Value::Obj(obj)
             }
             ClassRef::Builtin(class) => {

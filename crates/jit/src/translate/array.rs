@@ -3,9 +3,11 @@
 //! A view holds an ArrayBox receiver's length, capacity and element pointer
 //! in Cranelift variables, read where the receiver is defined, so a loop
 //! over an array reads them once instead of at every access. A value that
-//! is not an ArrayBox reads as an empty array (length and capacity 0): its
-//! accesses all fail the bounds check and take the general path, so the
-//! class check costs nothing per access.
+//! is not an ArrayBox reads as an empty array (length and capacity 0, from
+//! `Ctx::not_an_array`): its accesses all fail the bounds check and take
+//! the general path, so the class check costs nothing per access. Where the
+//! parts are read from is found once per view: reading them again costs
+//! two or three loads.
 //!
 //! Between reads a view stays exact, except that its length may lag behind
 //! the array's (an inline `push` through another value of the same array),
@@ -17,7 +19,7 @@
 //! is never read again.
 
 use super::{FLAGS, FnTranslator, Repr};
-use crate::ctx::{self, FastOp, SiteKind};
+use crate::ctx::{self, FastOp, Site, SiteKind};
 use cranelift_codegen::ir::{self, BlockArg, InstBuilder, condcodes::IntCC, types};
 use cranelift_frontend::Variable;
 use mir::{Function, InstData, Program, Receiver, Type, Value, ValueDef};
@@ -56,8 +58,9 @@ impl Needs {
 #[derive(Clone, Copy)]
 pub(super) struct ArrayView {
     value: Value,
-    tag: ir::Value,
-    obj: ir::Value,
+    /// The array, or `Ctx::not_an_array` for a value that is not one:
+    /// where the parts are read (a value's class never changes).
+    source: ir::Value,
     len: Option<Variable>,
     cap: Option<Variable>,
     items: Variable,
@@ -133,32 +136,32 @@ impl FnTranslator<'_, '_> {
         self.frame.views.insert(v, view);
     }
 
-    /// Declares a view's variables and reads them.
+    /// Finds where `value`'s parts are, without a branch, declares the
+    /// view's variables and reads them.
     fn new_view(&mut self, value: Value, needs: Needs) -> ArrayView {
         let (tag, obj) = self.as_box(value);
+        let empty = self.not_an_array();
+        let is_obj = self.b.ins().icmp_imm_s(IntCC::Equal, tag, layout::TAG_OBJ as i64);
+        let obj = self.b.ins().select(is_obj, obj, empty);
+        let kind = self.b.ins().uload8(types::I32, FLAGS, obj, layout::OBJ_KIND as i32);
+        let is_array = self.b.ins().icmp_imm_s(IntCC::Equal, kind, layout::KIND_ARRAY as i64);
+        let source = self.b.ins().select(is_array, obj, empty);
         let mut var = |wanted: bool| wanted.then(|| self.b.declare_var(types::I64));
         let (len, cap) = (var(needs.len), var(needs.cap));
-        let view = ArrayView { value, tag, obj, len, cap, items: self.b.declare_var(types::I64) };
+        let view = ArrayView { value, source, len, cap, items: self.b.declare_var(types::I64) };
         self.read_view(&view);
         view
     }
 
-    /// Reads the array's parts into the view's variables, without a branch:
-    /// a value that is not an ArrayBox reads `Ctx::not_an_array` instead.
+    /// Reads the array's parts into the view's variables.
     fn read_view(&mut self, view: &ArrayView) {
-        let empty = self.not_an_array();
-        let is_obj = self.b.ins().icmp_imm_s(IntCC::Equal, view.tag, layout::TAG_OBJ as i64);
-        let obj = self.b.ins().select(is_obj, view.obj, empty);
-        let kind = self.b.ins().uload8(types::I32, FLAGS, obj, layout::OBJ_KIND as i32);
-        let is_array = self.b.ins().icmp_imm_s(IntCC::Equal, kind, layout::KIND_ARRAY as i64);
-        let array = self.b.ins().select(is_array, obj, empty);
         for (var, offset) in [(view.len, layout::ARRAY_LEN), (view.cap, layout::ARRAY_CAP)] {
             if let Some(var) = var {
-                let x = self.b.ins().load(types::I64, FLAGS, array, offset as i32);
+                let x = self.b.ins().load(types::I64, FLAGS, view.source, offset as i32);
                 self.b.def_var(var, x);
             }
         }
-        let items = self.b.ins().load(types::I64, FLAGS, array, layout::ARRAY_PTR as i32);
+        let items = self.b.ins().load(types::I64, FLAGS, view.source, layout::ARRAY_PTR as i32);
         self.b.def_var(view.items, items);
     }
 
@@ -277,16 +280,12 @@ impl FnTranslator<'_, '_> {
                 }
             }
             ArrayOp::Push => {
-                // A capacity of 0 stands for "not an ArrayBox" too: then the
-                // length is read from `Ctx::not_an_array`, and there is no room.
+                // Not an ArrayBox: length and capacity 0, no room.
                 let view = self.view(all[0], Needs { len: false, cap: true });
                 let cap = self.b.use_var(view.cap.expect("a view with the capacity"));
-                let empty = self.not_an_array();
-                let (_, obj) = self.as_box(all[0]);
-                let array = self.b.ins().select(cap, obj, empty);
                 // The length is read from the array, not the view: a view's
                 // may lag behind, and a push must not overwrite an element.
-                let len = self.b.ins().load(types::I64, FLAGS, array, layout::ARRAY_LEN as i32);
+                let len = self.b.ins().load(types::I64, FLAGS, view.source, layout::ARRAY_LEN as i32);
                 let room = self.b.ins().icmp(IntCC::UnsignedLessThan, len, cap);
                 let store = self.b.create_block();
                 self.b.ins().brif(room, store, &[], slow, &[]);
@@ -294,7 +293,7 @@ impl FnTranslator<'_, '_> {
                 let at = self.element_at(&view, len);
                 self.store_element(at, all[1]);
                 let len = self.b.ins().iadd_imm_s(len, 1);
-                self.b.ins().store(FLAGS, len, obj, layout::ARRAY_LEN as i32);
+                self.b.ins().store(FLAGS, len, view.source, layout::ARRAY_LEN as i32);
                 if let Some(var) = view.len {
                     self.b.def_var(var, len);
                 }
@@ -308,7 +307,7 @@ impl FnTranslator<'_, '_> {
             ArrayOp::Set => Some(FastOp::MapSet),
             ArrayOp::Push => None,
         };
-        self.slow_path((slow, done), kind, all, result, ret, next)
+        self.slow_path((slow, done), Site { fast: next, ..Site::new(kind, result.map(|_| ret)) }, all)
     }
 
     /// The address of element `i` of the viewed array.
@@ -319,7 +318,7 @@ impl FnTranslator<'_, '_> {
     }
 
     /// Stores `v` (a new reference) into the element at address `at`.
-    fn store_element(&mut self, at: ir::Value, v: Value) {
+    pub(super) fn store_element(&mut self, at: ir::Value, v: Value) {
         let (t, p) = self.as_box(v);
         if self.ty(v) == Type::Box {
             self.retain(t, p);

@@ -1,0 +1,276 @@
+//! User boxes: `getField`/`setField` with a constant name as a load or a
+//! store, and method calls as direct calls, behind a class check.
+//!
+//! A program declares all its classes, so a site knows, before it runs,
+//! which classes have the field or define the method: each field has a slot
+//! and each method one function per class. The site compares the
+//! receiver's class with those (at most [`MAX_CLASSES`]) and takes the
+//! matching branch; any other receiver, a weak field, or arguments the
+//! callee would have to convert with a check go to the general path, which
+//! has the inline cache and reports the traps.
+
+use super::{FLAGS, FnTranslator, Repr};
+use crate::ctx::{Site, SiteKind};
+use cranelift_codegen::ir::{self, BlockArg, InstBuilder, condcodes::IntCC, types};
+use mir::{BoxId, FuncId, InstData, Literal, Program, Sym, Type, Value};
+use runtime::{Method, MethodRef, layout};
+use std::collections::HashMap;
+
+/// A site dispatches inline on at most this many classes.
+const MAX_CLASSES: usize = 4;
+
+/// Where compiled code finds each method and field of the user classes.
+pub(crate) struct UserClasses {
+    /// Per method name: the classes that define it, and the function each runs.
+    methods: HashMap<Sym, Vec<(BoxId, FuncId)>>,
+    /// Per field name: the classes with a strong (not weak) field of that
+    /// name, and its slot.
+    fields: HashMap<Sym, Vec<(BoxId, usize)>>,
+}
+
+impl UserClasses {
+    pub fn new(program: &Program) -> UserClasses {
+        let mut methods: HashMap<Sym, Vec<(BoxId, FuncId)>> = HashMap::new();
+        let mut fields: HashMap<Sym, Vec<(BoxId, usize)>> = HashMap::new();
+        for (id, decl) in program.module().boxes.iter() {
+            for m in &decl.methods {
+                if let Some(f) = program.func_id(m.func) {
+                    methods.entry(m.name).or_default().push((id, f));
+                }
+            }
+            for (slot, field) in decl.fields.iter().enumerate() {
+                if !field.weak {
+                    fields.entry(field.name).or_default().push((id, slot));
+                }
+            }
+        }
+        UserClasses { methods, fields }
+    }
+
+    /// Whether class `id` defines method `name` (which then runs instead of
+    /// any built-in of that name).
+    fn defines(&self, id: BoxId, name: Sym) -> bool {
+        self.methods.get(&name).is_some_and(|m| m.iter().any(|&(c, _)| c == id))
+    }
+}
+
+impl FnTranslator<'_, '_> {
+    /// A boxcall on a user box done inline, or `None` when the site cannot
+    /// be (see the module doc). `all` is the receiver then the arguments.
+    pub(super) fn user_fast(
+        &mut self,
+        kind: SiteKind,
+        all: &[Value],
+        (result, ret): (Option<Value>, Type),
+        method: MethodRef,
+        const_name: Option<String>,
+    ) -> Option<Repr> {
+        let site = Site { const_name, ..Site::new(kind, result.map(|_| ret)) };
+        match (method.builtin, all.len()) {
+            (Some(Method::GetField), 2) if result.is_some() => self.field(site, all, method, false),
+            (Some(Method::SetField), 3) if result.is_none() || ret == Type::Box => self.field(site, all, method, true),
+            (Some(Method::GetField | Method::SetField), _) => None,
+            _ => self.method(site, all, method),
+        }
+    }
+
+    /// `getField(NAME)` as a load, `setField(NAME, v)` as a store (the old
+    /// value is released after, as the runtime does).
+    fn field(&mut self, site: Site, all: &[Value], method: MethodRef, set: bool) -> Option<Repr> {
+        let name = self.const_sym(all[1])?;
+        let known = self.known_class(all[0]);
+        let found: Vec<(BoxId, usize)> = self.classes.fields.get(&name)?.clone();
+        let slots: Vec<(BoxId, usize)> = found
+            .into_iter()
+            .filter(|&(c, _)| !self.classes.defines(c, method.sym) && known.is_none_or(|k| k == c))
+            .collect();
+        if slots.is_empty() || slots.len() > MAX_CLASSES {
+            return None;
+        }
+        let ret = site.ret;
+        let done = self.result_block(ret);
+        let slow = self.b.create_block();
+        let classes: Vec<BoxId> = slots.iter().map(|&(c, _)| c).collect();
+        let branches = self.class_switch(all[0], &classes, known, slow);
+        for (block, (_, slot)) in branches.into_iter().zip(slots) {
+            self.b.switch_to_block(block);
+            let (_, obj) = self.as_box(all[0]);
+            let fields = self.b.ins().load(types::I64, FLAGS, obj, layout::USER_FIELDS as i32);
+            let at = self.b.ins().iadd_imm_s(fields, (slot * layout::VALUE_SIZE) as i64);
+            let tag = self.b.ins().uload8(types::I64, FLAGS, at, layout::VALUE_TAG as i32);
+            let payload = self.b.ins().load(types::I64, FLAGS, at, layout::VALUE_PAYLOAD as i32);
+            if set {
+                self.store_element(at, all[2]);
+                self.release(tag, payload);
+                let mut args = Vec::new();
+                if ret.is_some() {
+                    let (t, p) = self.null();
+                    args.extend([BlockArg::Value(t), BlockArg::Value(p)]);
+                }
+                self.b.ins().jump(done, &args);
+            } else {
+                match ret.expect("a bound result") {
+                    Type::Box => {
+                        self.retain(tag, payload);
+                        self.b.ins().jump(done, &[BlockArg::Value(tag), BlockArg::Value(payload)]);
+                    }
+                    ty => {
+                        // Another kind of value: the general path traps.
+                        let fits = self.b.ins().icmp_imm_s(IntCC::Equal, tag, scalar_tag(ty) as i64);
+                        let take = self.b.create_block();
+                        self.b.ins().brif(fits, take, &[], slow, &[]);
+                        self.b.switch_to_block(take);
+                        let v = self.payload_as(payload, ty);
+                        self.b.ins().jump(done, &[BlockArg::Value(v)]);
+                    }
+                }
+            }
+        }
+        Some(self.slow_path((slow, done), site, all))
+    }
+
+    /// A user method as a direct call (inline when small) to the function
+    /// the receiver's class runs, when the call needs no checked conversion.
+    fn method(&mut self, site: Site, all: &[Value], method: MethodRef) -> Option<Repr> {
+        let ret = site.ret;
+        let arg_tys: Vec<Type> = all.iter().map(|&v| self.ty(v)).collect();
+        let known = self.known_class(all[0]);
+        let targets: Vec<(BoxId, FuncId)> = self
+            .classes
+            .methods
+            .get(&method.sym)?
+            .iter()
+            .copied()
+            .filter(|&(c, f)| direct_fits(self.program, f, &arg_tys, ret) && known.is_none_or(|k| k == c))
+            .collect();
+        if targets.is_empty() || targets.len() > MAX_CLASSES {
+            return None;
+        }
+        let done = self.result_block(ret);
+        let slow = self.b.create_block();
+        let classes: Vec<BoxId> = targets.iter().map(|&(c, _)| c).collect();
+        let branches = self.class_switch(all[0], &classes, known, slow);
+        for (block, (class, func)) in branches.into_iter().zip(targets) {
+            self.b.switch_to_block(block);
+            let callee = self.program.func(func);
+            let mut args = Vec::new();
+            for (&a, p) in all.iter().zip(&callee.params) {
+                args.push(if p.ty == self.ty(a) {
+                    self.repr(a)
+                } else {
+                    let (t, v) = self.as_box(a);
+                    Repr::Box(t, v)
+                });
+            }
+            let returned = self.direct_call(func, &args, Some(class));
+            let mut values = Vec::new();
+            match (ret, callee.ret, returned) {
+                (None, _, Some(Repr::Box(t, p))) => self.release(t, p),
+                (None, ..) => {}
+                (Some(want), Some(got), Some(repr)) if want == got => repr.push_to(&mut values),
+                (Some(Type::Box), Some(got), Some(Repr::Scalar(x))) => {
+                    let (t, p) = self.box_scalar(x, got);
+                    values.extend([t, p]);
+                }
+                (Some(Type::Box), None, _) => {
+                    let (t, p) = self.null();
+                    values.extend([t, p]);
+                }
+                (Some(want), Some(Type::Box), Some(Repr::Box(t, p))) => values.push(self.unbox(t, p, want)),
+                _ => unreachable!("`direct_fits` admits only these"),
+            }
+            let args: Vec<BlockArg> = values.into_iter().map(BlockArg::Value).collect();
+            self.b.ins().jump(done, &args);
+        }
+        Some(self.slow_path((slow, done), site, all))
+    }
+
+    /// Branches, from the current block, to one new block per class of
+    /// `classes` when `recv` is a user box of that class, else to `other`;
+    /// when its class is `known` (the one of `classes`), just jumps.
+    fn class_switch(
+        &mut self,
+        recv: Value,
+        classes: &[BoxId],
+        known: Option<BoxId>,
+        other: ir::Block,
+    ) -> Vec<ir::Block> {
+        if known.is_some() {
+            let branch = self.b.create_block();
+            self.b.ins().jump(branch, &[]);
+            return vec![branch];
+        }
+        let (tag, obj) = self.as_box(recv);
+        let is_obj = self.b.ins().icmp_imm_s(IntCC::Equal, tag, layout::TAG_OBJ as i64);
+        let check_kind = self.b.create_block();
+        self.b.ins().brif(is_obj, check_kind, &[], other, &[]);
+        self.b.switch_to_block(check_kind);
+        let kind = self.b.ins().uload8(types::I32, FLAGS, obj, layout::OBJ_KIND as i32);
+        let is_user = self.b.ins().icmp_imm_s(IntCC::Equal, kind, layout::KIND_USER as i64);
+        let check_class = self.b.create_block();
+        self.b.ins().brif(is_user, check_class, &[], other, &[]);
+        self.b.switch_to_block(check_class);
+        let class = self.b.ins().load(types::I32, FLAGS, obj, layout::USER_CLASS as i32);
+        let mut branches = Vec::new();
+        for (i, &c) in classes.iter().enumerate() {
+            let is = self.b.ins().icmp_imm_s(IntCC::Equal, class, c.as_u32() as i64);
+            let branch = self.b.create_block();
+            let next = if i + 1 == classes.len() { other } else { self.b.create_block() };
+            self.b.ins().brif(is, branch, &[], next, &[]);
+            branches.push(branch);
+            if next != other {
+                self.b.switch_to_block(next);
+            }
+        }
+        branches
+    }
+
+    /// The class of `v` if known here: the receiver of a method inlined
+    /// behind a class check.
+    fn known_class(&self, v: Value) -> Option<BoxId> {
+        match self.frame.func.values[v].def {
+            mir::ValueDef::Param(0) => self.frame.self_class,
+            _ => None,
+        }
+    }
+
+    /// `null` as a box.
+    fn null(&mut self) -> (ir::Value, ir::Value) {
+        let t = self.b.ins().iconst(types::I64, layout::TAG_NULL as i64);
+        (t, self.b.ins().iconst(types::I64, 0))
+    }
+
+    /// The symbol of `v` if it is a string constant (a field name).
+    fn const_sym(&self, v: Value) -> Option<Sym> {
+        let mir::ValueDef::Result(def) = self.frame.func.values[v].def else { return None };
+        match self.frame.func.insts[def] {
+            InstData::Const { lit: Literal::Str(s) } => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a method call with arguments of `arg_tys` (the receiver first)
+/// and a result bound as `ret` can call `func` directly: the same arity, no
+/// argument that needs a checked unboxing, a result the site takes as is,
+/// boxes, or unboxes with the check the general path makes.
+fn direct_fits(program: &Program, func: FuncId, arg_tys: &[Type], ret: Option<Type>) -> bool {
+    let callee = program.func(func);
+    let args_fit = callee.params.len() == arg_tys.len()
+        && callee.params.iter().zip(arg_tys).all(|(p, &a)| p.ty == a || p.ty == Type::Box);
+    let ret_fits = match (ret, callee.ret) {
+        (None, _) => true,
+        (Some(want), Some(got)) => want == got || want == Type::Box || got == Type::Box,
+        (Some(want), None) => want == Type::Box,
+    };
+    args_fit && ret_fits
+}
+
+/// The tag of a value of scalar type `ty`.
+fn scalar_tag(ty: Type) -> u8 {
+    match ty {
+        Type::I64 => layout::TAG_I64,
+        Type::F64 => layout::TAG_F64,
+        _ => layout::TAG_BOOL,
+    }
+}
