@@ -55,6 +55,10 @@ PROGRAMS = [
     Program("map", ["1000000"], twins("map")),
     Program("sort", ["3000000"], twins("sort")),
     Program("matmul_naive", ["200"], twins("matmul_naive")),
+    # A user box's method and fields in a loop, and the same loop with
+    # locals and a plain call: the cost of BoxCall dispatch and field access.
+    Program("methods", ["10000000"], twins("methods")),
+    Program("calls", ["10000000"]),
     Program("concat", ["1000000"]),
     # MatrixBox kernels against NumPy (the "python" twins import numpy): ten
     # 1024x1024 products, and a 1e7-element in-place add chain of 100 steps.
@@ -225,6 +229,12 @@ def targets(table):
         ("matmul 1024: jit / NumPy", show(ratio("matmul", "jit", "python")), "≤ 1.25 (80% of NumPy's GFLOP/s)"),
         ("elementwise: jit / NumPy", show(ratio("elementwise", "jit", "python")), "≤ 2"),
     ]
+    # Not an issue's target: the MIR13 paper's claim for method calls
+    # through inline caches, against the same loop without a box.
+    methods, calls = table.get(("methods", "jit")), table.get(("calls", "jit"))
+    rows.append(("methods / calls on the jit (the paper: 1.1–1.3x)",
+                 show(methods / calls if methods and calls else None), "(a claim, no target)"))
+    rows.append(("methods: jit / LuaJIT", show(ratio("methods", "jit", "luajit")), "(no target)"))
     return rows
 
 
