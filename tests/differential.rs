@@ -10,8 +10,9 @@
 //! `MIR13_DIFF_PROGRAMS` pick other seeds for a longer hunt; without them the
 //! suite is deterministic. A program is one to five helpers `@f0..@f4` (each
 //! may call only helpers before it, so the call graph is acyclic apart from
-//! bounded self-recursion), `@main`, and a `Tracker` box whose `fini` prints
-//! its id, so the moment and order in which boxes die is part of stdout. It
+//! bounded self-recursion), `@main`, a `Tracker` box whose `fini` prints
+//! its id, so the moment and order in which boxes die is part of stdout, and
+//! a `Shrinker` box whose `fini` pops or clears the array it holds. It
 //! runs with `--fuel` (usually 1_000_000, now and then at most 60 so fuel
 //! runs out mid-program), `--max-depth` (16..=64) and, half the time,
 //! `--stats`. Every program passes `mir13 check`
@@ -43,14 +44,35 @@
 //!   between two functions of one signature) with the callee's result type
 //!   or `box`, boxed arguments for scalar parameters and, rarely, a wrong
 //!   argument kind, arity or result type (traps);
-//! - ArrayBox `new push get set length contains indexOf join insert slice
-//!   reverse`, MapBox `new set get has delete size keys values` (`get`
-//!   guarded by `has` or, rarely, not), StringBox `concat length substring
-//!   indexOf contains startsWith endsWith toUpper toLower`, `toString` of
+//! - ArrayBox `new push pop get set length contains indexOf join insert
+//!   remove slice reverse clear`, MapBox `new set get has delete size keys
+//!   values` (`get` guarded by `has` or, rarely, not), StringBox `concat
+//!   length substring indexOf contains startsWith endsWith toUpper toLower`,
+//!   `toString` of
 //!   numbers, bools, strings and containers, IntegerBox `abs min max pow
 //!   toFloat`, FloatBox `sqrt floor ceil round abs toFixed`, the tracker's
 //!   `new` and `getField`; in-bounds and, rarely, out-of-bounds indices and
 //!   ranges; checked `-> TYPE` unboxing of `boxcall` results;
+//! - arrays that shrink, grow or move to another buffer behind code reading
+//!   them (the JIT keeps an array's length and element pointer across a loop
+//!   and must read them again after any call, method or release that ran
+//!   code): `pop` and `remove(i)` on arrays known to be non-empty, right
+//!   after a `push`, or guarded by a fresh `length` (if risky, on any array:
+//!   `pop from empty ArrayBox`, `index out of bounds`); `clear` (which frees
+//!   the buffer); runs of pushes (which move it); `get`/`set` guarded by a
+//!   fresh `length`; helpers taking array parameters that they push to,
+//!   insert into, pop, remove from or clear first thing, small and loop-free
+//!   (the JIT inlines those) or not; shrinkers dying at once or a few steps
+//!   later; and loops that `get`/`set` an array (at the loop counter or below
+//!   the length, guarded) through several values naming it — the value, a
+//!   `typeop cast` of it, a phi choosing it (or another array), a
+//!   loop-carried phi — while direct and indirect calls of those helpers,
+//!   methods through the other values and dying shrinkers in the same body
+//!   shrink, clear or grow it; if risky, an index read before such a call,
+//!   shrinker or `pop` is used after it (out of bounds if the array shrank).
+//!   Where arrays may shrink, nothing is assumed about them: what is known
+//!   to be non-empty is forgotten after each shrink and at the start of a
+//!   loop body that may shrink (other loop bodies shrink nothing);
 //! - `externcall env.console.log` / `print` of values of every type;
 //!   `safepoint` and `barrier`; fuel and depth limits; in-place reuse
 //!   (`concat` on a unique receiver at its last use).
@@ -60,10 +82,10 @@
 //!
 //! # What it does not cover
 //!
-//! - user boxes other than the tracker (user methods, `birth`, fields set
-//!   after `new`, weak fields), MatrixBox, TensorBox, FunctionBox
-//!   `call`/`name`, the other String/Array/Map methods (`pop remove clear
-//!   sort split ...`);
+//! - user boxes other than the tracker and the shrinker (user methods,
+//!   `birth`, fields set after `new`, weak fields), MatrixBox, TensorBox,
+//!   FunctionBox `call`/`name`, the other String/Array/Map methods (`sort
+//!   filled split ...`);
 //! - host functions other than `env.console.log`/`print`; stdin, program
 //!   arguments, `--max-memory`, `--timeout-ms`, the default `--max-depth`;
 //!   the heap counts after a trap (not specified);
@@ -165,8 +187,18 @@ const STRING_LITERALS: &[&str] = &[
 const KEY_LITERALS: &[&str] = &["0", "1", "2", "-1", "true", "false", r#""a""#, r#""b""#, r#""k""#];
 /// Indices that are sometimes in bounds and sometimes not.
 const INDEX_LITERALS: &[&str] = &["0", "1", "2", "3", "5", "-1", "100", "-9223372036854775808"];
-const CLASSES: &[&str] =
-    &["IntegerBox", "FloatBox", "BoolBox", "NullBox", "StringBox", "ArrayBox", "MapBox", "FunctionBox", "Tracker"];
+const CLASSES: &[&str] = &[
+    "IntegerBox",
+    "FloatBox",
+    "BoolBox",
+    "NullBox",
+    "StringBox",
+    "ArrayBox",
+    "MapBox",
+    "FunctionBox",
+    "Tracker",
+    "Shrinker",
+];
 /// A user box whose `fini` prints its id: every program has it, so the
 /// moment and order in which boxes die (spec §6) shows on stdout.
 const TRACKER: &str = r#"box Tracker {
@@ -179,6 +211,40 @@ entry:
   %id = boxcall %self.getField("id")
   externcall env.console.print("fini ")
   externcall env.console.log(%id)
+  return
+}
+"#;
+/// A user box whose `fini` prints the length of the array it holds and pops
+/// it (when it is a non-empty array), or clears it if it has more than three
+/// elements: a release that runs code shrinking an array. A shrinker is
+/// never stored or passed on, so it dies at a point the generator knows (see
+/// [`Gen::shrinker`]).
+const SHRINKER: &str = r#"box Shrinker {
+  field arr
+  method fini @Shrinker.fini
+}
+
+func @Shrinker.fini(%self: box) {
+entry:
+  %arr = boxcall %self.getField("arr")
+  %array = typeop is %arr, ArrayBox
+  branch %array, measure, done
+measure:
+  %n = boxcall %arr.length() -> i64
+  %some = compare gt %n, 0
+  branch %some, shrink, done
+shrink:
+  externcall env.console.print("shrink ")
+  externcall env.console.log(%n)
+  %many = compare gt %n, 3
+  branch %many, clear, pop
+clear:
+  boxcall %arr.clear()
+  jump done
+pop:
+  boxcall %arr.pop()
+  jump done
+done:
   return
 }
 "#;
@@ -348,6 +414,10 @@ struct FuncInfo {
     ret: Option<Ty>,
     /// Its first parameter is a recursion depth.
     recursive: bool,
+    /// Which parameters it takes as arrays (and calls ArrayBox methods on).
+    array_params: Vec<bool>,
+    /// It may shrink the arrays passed to it (`pop`, `remove`, `clear`).
+    shrinks: bool,
     /// Static upper bound on the work of one call.
     cost: u64,
 }
@@ -378,6 +448,11 @@ struct FuncState {
     loops: u32,
     /// Stores so far that were not of short leaves.
     big_stores: u32,
+    /// Whether arrays may shrink at the current point: not in the body of a
+    /// loop that assumed, on entry, that its arrays stay non-empty.
+    may_shrink: bool,
+    /// Whether the function shrank an array (or called something that may).
+    shrank: bool,
 }
 
 impl FuncState {
@@ -404,6 +479,8 @@ impl FuncState {
             nesting: 0,
             loops: 0,
             big_stores: 0,
+            may_shrink: true,
+            shrank: false,
         }
     }
 }
@@ -430,6 +507,7 @@ enum Stmt {
     IndirectCall,
     Diamond,
     Loop,
+    ShrinkLoop,
     Fence,
 }
 
@@ -454,8 +532,19 @@ const STMT_WEIGHTS: &[(Stmt, usize)] = &[
     (Stmt::IndirectCall, 4),
     (Stmt::Diamond, 6),
     (Stmt::Loop, 4),
+    (Stmt::ShrinkLoop, 3),
     (Stmt::Fence, 1),
 ];
+
+/// An ArrayBox method at an index (or, `pop`, at the end) that
+/// [`Gen::guarded`] guards by the array's length.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Guarded {
+    Get,
+    Set,
+    Pop,
+    Remove,
+}
 
 /// A generated program and the `mir13 run` flags it runs with.
 struct Generated {
@@ -486,6 +575,8 @@ fn generate(seed: u64) -> Generated {
     let main = g.main_function();
     text.push_str(&main);
     text.push_str(TRACKER);
+    text.push('\n');
+    text.push_str(SHRINKER);
     Generated { text, flags }
 }
 
@@ -515,27 +606,59 @@ impl Gen {
         for _ in 0..count {
             params.push(self.random_ty());
         }
+        let first = usize::from(recursive);
+        let mut array_params: Vec<bool> =
+            params.iter().enumerate().map(|(i, &ty)| i >= first && ty == Ty::Box && self.rng.percent(30)).collect();
+        if self.rng.percent(45) {
+            let at = self.rng.between(first, params.len());
+            params.insert(at, Ty::Box);
+            array_params.insert(at, true);
+        }
         let ret = if self.rng.percent(15) { None } else { Some(self.random_ty()) };
         let name = format!("f{index}");
         let budget = if recursive { HELPER_BUDGET / MAX_DEPTH_LIMIT as u64 } else { HELPER_BUDGET };
         self.f = FuncState::new(&params, ret, budget);
+        for (i, _) in array_params.iter().enumerate().filter(|&(_, &array)| array) {
+            self.f.scope[i].kind = Kind::Array { nonempty: false };
+        }
         if recursive {
-            self.recursive_body(&name, &params, ret);
+            self.recursive_body(&name, &params, &array_params, ret);
         } else {
-            let n = self.rng.between(2, 14);
+            let arrays = self.matching(|v| matches!(v.kind, Kind::Array { .. }));
+            let n = if arrays.is_empty() {
+                self.rng.between(2, 14)
+            } else {
+                // Works on an array parameter first; now and then little
+                // else, so that the JIT inlines it.
+                for _ in 0..self.rng.between(1, 2) {
+                    let array = self.choose(&arrays).expect("an array parameter");
+                    match self.rng.below(8) {
+                        0 => self.push(&array),
+                        1 => self.insert(&array),
+                        2 => self.grow(&array),
+                        3 => self.clear(&array),
+                        _ => self.shrink(&array),
+                    }
+                }
+                if self.rng.percent(35) { self.rng.below(2) } else { self.rng.between(2, 12) }
+            };
             self.stmts(n);
         }
         self.return_stmt();
         let cost = if recursive { self.f.cost * MAX_DEPTH_LIMIT as u64 } else { self.f.cost };
         let text = self.render(&name, &params);
-        self.funcs.push(FuncInfo { name, params, ret, recursive, cost });
+        // Only arrays it is passed as arrays can it shrink for its caller: the
+        // others it reaches, it reaches through containers or parameters of
+        // unknown kind, which the generator never treats as arrays.
+        let shrinks = self.f.shrank && array_params.contains(&true);
+        self.funcs.push(FuncInfo { name, params, ret, recursive, array_params, shrinks, cost });
         text
     }
 
     /// The body of a self-recursive helper whose first parameter is the
     /// depth: a base case at depth <= 0, else one call of itself with depth - 1
     /// among other statements.
-    fn recursive_body(&mut self, name: &str, params: &[Ty], ret: Option<Ty>) {
+    fn recursive_body(&mut self, name: &str, params: &[Ty], array_params: &[bool], ret: Option<Ty>) {
         let depth = self.f.scope[0].clone();
         let stop = self.define(format!("compare le {}, 0", depth.text), Ty::Bool, Kind::Bool);
         let (base, rec) = (self.label(), self.label());
@@ -551,8 +674,8 @@ impl Gen {
         let n = self.rng.below(4);
         self.stmts(n);
         let mut args = vec![smaller];
-        for &ty in &params[1..] {
-            args.push(self.operand(ty));
+        for (&ty, &array) in params.iter().zip(array_params).skip(1) {
+            args.push(self.arg(ty, array));
         }
         let call = format!("call @{name}({})", args_text(&args));
         match ret {
@@ -560,6 +683,10 @@ impl Gen {
                 self.define_call_result(call, ty);
             }
             None => self.emit(call),
+        }
+        if array_params.contains(&true) {
+            // Whether this helper shrinks them is not known yet.
+            self.mark_shrunk();
         }
         let n = self.rng.below(4);
         self.stmts(n);
@@ -809,7 +936,11 @@ impl Gen {
     /// Whether helpers `i` and `j` take and return the same types.
     fn same_signature(&self, i: usize, j: usize) -> bool {
         let (a, b) = (&self.funcs[i], &self.funcs[j]);
-        a.params == b.params && a.ret == b.ret && a.recursive == b.recursive
+        a.params == b.params
+            && a.ret == b.ret
+            && a.recursive == b.recursive
+            && a.array_params == b.array_params
+            && a.shrinks == b.shrinks
     }
 
     /// Whether `v` may flow into the loop-carried phi `phi` without breaking
@@ -890,6 +1021,7 @@ impl Gen {
             Stmt::IndirectCall => return self.indirect_call(),
             Stmt::Diamond => return self.diamond(),
             Stmt::Loop => return self.counted_loop(),
+            Stmt::ShrinkLoop => return self.shrink_loop(),
             Stmt::Fence => {
                 let fence = self.rng.pick(&["safepoint", "barrier read", "barrier write", "barrier full"]);
                 self.emit(fence.to_string());
@@ -1117,12 +1249,13 @@ impl Gen {
         self.emit(format!("boxcall {}.push({})", array.text, v.text));
     }
 
-    /// An ArrayBox method on an array; `get` and `set` only on arrays known
-    /// to be non-empty, unless risky.
+    /// An ArrayBox method on an array; `get`, `set`, `pop` and `remove` only
+    /// on arrays known to be non-empty or guarded by their length, unless
+    /// risky; no shrinking where arrays may not shrink.
     fn array_op(&mut self) {
         let array = self.array();
         let indexable = array.kind == (Kind::Array { nonempty: true }) || self.risky();
-        match self.rng.below(12) {
+        match self.rng.below(15) {
             0 | 1 => self.push(&array),
             2 | 3 if indexable => {
                 let i = self.index(&array);
@@ -1136,10 +1269,20 @@ impl Gen {
                     self.define_reaching(call, Ty::Box, Kind::Unknown, array.reach, 0);
                 }
             }
+            2 | 3 if self.rng.percent(40) => {
+                if let Some(got) = self.guarded(&array, None, Guarded::Get)
+                    && self.rng.percent(30)
+                {
+                    self.emit(format!("externcall env.console.log({})", got.text));
+                }
+            }
             4 | 5 if indexable => {
                 let i = self.index(&array);
                 let v = self.storable_operand(&array);
                 self.emit(format!("boxcall {}.set({}, {})", array.text, i.text, v.text));
+            }
+            4 | 5 if self.rng.percent(40) => {
+                self.guarded(&array, None, Guarded::Set);
             }
             6 => {
                 let method = self.rng.pick(&["contains", "indexOf"]);
@@ -1153,13 +1296,7 @@ impl Gen {
                 let join = format!("boxcall {}.join({})", array.text, separator.text);
                 self.define(join, Ty::Box, Kind::Str { short: false });
             }
-            8 => {
-                let len = self.int(format!("boxcall {}.length() -> i64", array.text));
-                let room = self.int(format!("binop add {}, 1", len.text));
-                let i = if self.risky() { self.operand(Ty::I64) } else { self.below_value(&room) };
-                let v = self.storable_operand(&array);
-                self.emit(format!("boxcall {}.insert({}, {})", array.text, i.text, v.text));
-            }
+            8 => self.insert(&array),
             9 => {
                 let (i, j) = self.range(&array);
                 let site = self.new_site();
@@ -1167,10 +1304,165 @@ impl Gen {
                 self.define_reaching(slice, Ty::Box, Kind::Array { nonempty: false }, site, site);
             }
             10 => self.emit(format!("boxcall {}.reverse()", array.text)),
+            12..=14 if self.f.may_shrink => self.shrink(&array),
             _ => {
                 self.method_result(format!("boxcall {}.length()", array.text), Ty::I64);
             }
         }
+    }
+
+    /// `insert` into `array` at `0..=length` (anywhere if risky).
+    fn insert(&mut self, array: &Val) {
+        let len = self.int(format!("boxcall {}.length() -> i64", array.text));
+        let room = self.int(format!("binop add {}, 1", len.text));
+        let i = if self.risky() { self.operand(Ty::I64) } else { self.below_value(&room) };
+        let v = self.storable_operand(array);
+        self.emit(format!("boxcall {}.insert({}, {})", array.text, i.text, v.text));
+    }
+
+    /// Forgets which arrays are known to be non-empty: any of them may be
+    /// the one that shrinks (values naming the same array are not tracked).
+    fn forget_nonempty(&mut self) {
+        for v in &mut self.f.scope {
+            if let Kind::Array { nonempty } = &mut v.kind {
+                *nonempty = false;
+            }
+        }
+    }
+
+    /// Records that an array may have shrunk at the current point.
+    fn mark_shrunk(&mut self) {
+        assert!(self.f.may_shrink, "arrays shrink where the generator assumed they do not");
+        self.f.shrank = true;
+        self.forget_nonempty();
+    }
+
+    /// Shrinks `array` (where arrays may shrink): `clear`, a [`Gen::shrinker`]
+    /// that dies at once, or `pop` or `remove(i)` — unguarded when the array
+    /// is known to be non-empty or was just pushed to, else guarded by its
+    /// length (unguarded on a maybe-empty array if risky).
+    fn shrink(&mut self, array: &Val) {
+        match self.rng.below(20) {
+            0 | 1 => self.clear(array),
+            2 => {
+                self.shrinker(array, false);
+            }
+            roll => {
+                let op = if roll % 2 == 0 { Guarded::Pop } else { Guarded::Remove };
+                let nonempty = Val { kind: Kind::Array { nonempty: true }, ..array.clone() };
+                if array.kind == nonempty.kind || self.risky() {
+                    self.unguarded(array, op);
+                } else if self.rng.percent(40) {
+                    self.push(array);
+                    self.unguarded(&nonempty, op);
+                } else if let Some(got) = self.guarded(array, None, op)
+                    && self.rng.percent(30)
+                {
+                    self.emit(format!("externcall env.console.log({})", got.text));
+                }
+            }
+        }
+        self.mark_shrunk();
+    }
+
+    /// `clear` of `array` (which frees its buffer).
+    fn clear(&mut self, array: &Val) {
+        if self.rng.percent(20) {
+            self.define(format!("boxcall {}.clear()", array.text), Ty::Box, Kind::Null);
+        } else {
+            self.emit(format!("boxcall {}.clear()", array.text));
+        }
+        self.mark_shrunk();
+    }
+
+    /// Several pushes onto `array`, enough to make it move to a larger buffer.
+    fn grow(&mut self, array: &Val) {
+        for _ in 0..self.rng.between(3, 6) {
+            self.push(array);
+        }
+    }
+
+    /// `pop` or `remove(i)` of `array`, with no guard: `i` is in bounds when
+    /// the array is known to be non-empty (see [`Gen::index`]).
+    fn unguarded(&mut self, array: &Val, op: Guarded) {
+        let call = match op {
+            Guarded::Remove => {
+                let i = self.index(array);
+                format!("boxcall {}.remove({})", array.text, i.text)
+            }
+            _ => format!("boxcall {}.pop()", array.text),
+        };
+        if self.rng.percent(30) {
+            self.emit(call);
+        } else {
+            let got = self.define_reaching(call, Ty::Box, Kind::Unknown, array.reach, 0);
+            if self.rng.percent(30) {
+                self.emit(format!("externcall env.console.log({})", got.text));
+            }
+        }
+        self.mark_shrunk();
+    }
+
+    /// `op` on `array` at run time only if the array, measured afresh, is
+    /// non-empty (or, with a `counter`, longer than it): a one-armed branch
+    /// around it. The index is `counter` or a value below the length. Returns
+    /// the phi joining what `op` returned (`get`, `pop`, `remove`) with `null`.
+    fn guarded(&mut self, array: &Val, counter: Option<&Val>, op: Guarded) -> Option<Val> {
+        let len = self.int(format!("boxcall {}.length() -> i64", array.text));
+        let ok = match counter {
+            Some(c) if op != Guarded::Pop => format!("compare lt {}, {}", c.text, len.text),
+            _ => format!("compare gt {}, 0", len.text),
+        };
+        let ok = self.define(ok, Ty::Bool, Kind::Bool);
+        let pre = self.current_label();
+        let (yes, join) = (self.label(), self.label());
+        self.emit(format!("branch {}, {yes}, {join}", ok.text));
+        let mark = self.f.scope.len();
+        self.start_block(yes.clone());
+        let index = match counter {
+            _ if op == Guarded::Pop => None,
+            Some(c) => Some(c.clone()),
+            None => Some(self.below_value(&len)),
+        };
+        let index = index.map_or(String::new(), |i| i.text);
+        let result = match op {
+            Guarded::Set => {
+                let v = self.storable_operand(array);
+                self.emit(format!("boxcall {}.set({index}, {})", array.text, v.text));
+                None
+            }
+            _ => {
+                let method = match op {
+                    Guarded::Get => "get",
+                    Guarded::Pop => "pop",
+                    _ => "remove",
+                };
+                let call = format!("boxcall {}.{method}({index})", array.text);
+                Some(self.define_reaching(call, Ty::Box, Kind::Unknown, array.reach, 0))
+            }
+        };
+        if matches!(op, Guarded::Pop | Guarded::Remove) {
+            self.mark_shrunk();
+        }
+        let end = self.current_label();
+        self.emit(format!("jump {join}"));
+        self.f.scope.truncate(mark);
+        self.start_block(join);
+        let null = Val::leaf("null", Ty::Box, Kind::Null);
+        result.map(|got| self.phi(Ty::Box, &[(null, pre), (got, end)]))
+    }
+
+    /// A [`SHRINKER`] holding `array`, which shrinks it when it dies: at
+    /// once, as it is never used, or (`kept`) at its one use, which the
+    /// caller emits later (see [`Gen::shrink_loop`]); the shrinker never
+    /// enters the scope, so nothing else uses it. Returns its name if `kept`.
+    /// What is known about arrays is forgotten here already.
+    fn shrinker(&mut self, array: &Val, kept: bool) -> Option<String> {
+        let name = format!("%v{}", self.f.next_value);
+        self.f.next_value += 1;
+        self.emit(format!("{name} = boxcall Shrinker.new({})", array.text));
+        self.mark_shrunk();
+        kept.then_some(name)
     }
 
     // ---- MapBox ----
@@ -1373,20 +1665,41 @@ impl Gen {
         }
     }
 
+    /// An argument of type `ty`; for a parameter taken as an `array`, an array.
+    fn arg(&mut self, ty: Ty, array: bool) -> Val {
+        if array { self.array() } else { self.operand(ty) }
+    }
+
     /// Arguments of the types helper `index` takes.
     fn call_args(&mut self, index: usize) -> Vec<Val> {
         let callee = self.funcs[index].clone();
         let mut args = Vec::new();
-        for (i, &ty) in callee.params.iter().enumerate() {
-            let arg = if callee.recursive && i == 0 { self.depth_arg() } else { self.operand(ty) };
+        for (i, (&ty, &array)) in callee.params.iter().zip(&callee.array_params).enumerate() {
+            let arg = if callee.recursive && i == 0 { self.depth_arg() } else { self.arg(ty, array) };
             args.push(arg);
         }
         args
     }
 
+    /// Helpers that fit the budget and, unless arrays may shrink here, do
+    /// not shrink the arrays passed to them.
+    fn callable_helpers(&self) -> Vec<usize> {
+        let mut candidates = self.affordable_helpers();
+        candidates.retain(|&i| self.f.may_shrink || !self.funcs[i].shrinks);
+        candidates
+    }
+
+    /// After a call of helper `index`: what is known about arrays is lost if
+    /// it may have shrunk them.
+    fn after_call(&mut self, index: usize) {
+        if self.funcs[index].shrinks {
+            self.mark_shrunk();
+        }
+    }
+
     /// A direct call of an earlier helper.
     fn direct_call(&mut self) -> bool {
-        let candidates = self.affordable_helpers();
+        let candidates = self.callable_helpers();
         if candidates.is_empty() {
             return false;
         }
@@ -1400,13 +1713,14 @@ impl Gen {
             }
             None => self.emit(call),
         }
+        self.after_call(index);
         true
     }
 
     /// A function value for an indirect call: one in scope, `const @f`, or a
     /// phi choosing between two helpers of one signature.
     fn function_value(&mut self) -> Option<(Val, usize)> {
-        let candidates = self.affordable_helpers();
+        let candidates = self.callable_helpers();
         let existing = self.matching(|v| matches!(v.kind, Kind::Func(i) if candidates.contains(&i)));
         if self.rng.percent(50)
             && let Some(v) = self.choose(&existing)
@@ -1487,6 +1801,7 @@ impl Gen {
                 }
             }
         }
+        self.after_call(index);
         true
     }
 
@@ -1582,10 +1897,12 @@ impl Gen {
     }
 
     /// What a loop body may assume about a loop-carried phi entered with
-    /// `init`: a string phi may grow, so it is not short.
-    fn carried_kind(init: &Val) -> Kind {
+    /// `init`: a string phi may grow, so it is not short; an array phi may be
+    /// empty if the body may shrink arrays.
+    fn carried_kind(init: &Val, shrinking: bool) -> Kind {
         match init.kind {
             Kind::Str { .. } => Kind::Str { short: false },
+            Kind::Array { .. } if shrinking => Kind::Array { nonempty: false },
             ref kind => kind.clone(),
         }
     }
@@ -1615,7 +1932,9 @@ impl Gen {
 
     /// A counted loop: a header with a counter phi and loop-carried phis, a
     /// body of statements (with, sometimes, a `break` edge to the exit, which
-    /// then gets phis), trip count at most 4.
+    /// then gets phis), trip count at most 4. Its body shrinks no array
+    /// (keeping what is known about arrays on entry true on every
+    /// iteration), or may shrink them and then assumes no array non-empty.
     fn counted_loop(&mut self) -> bool {
         if self.f.nesting >= MAX_NESTING || self.f.loops >= MAX_LOOP_NESTING {
             return false;
@@ -1640,6 +1959,7 @@ impl Gen {
         let exit_tys: Vec<Ty> =
             if has_break { (0..self.rng.below(3)).map(|_| self.random_ty()).collect() } else { Vec::new() };
         let down = self.rng.percent(30);
+        let shrinking = self.f.may_shrink && self.rng.percent(40);
         let pre_label = self.current_label();
         let (header_label, body_label, exit_label) = (self.label(), self.label(), self.label());
         self.emit(format!("jump {header_label}"));
@@ -1647,8 +1967,10 @@ impl Gen {
         self.f.mult = outer_mult * (trips + 1);
         let header = self.start_block(header_label.clone());
         let counter = self.reserve(Ty::I64, Kind::Int, 0, 0);
-        let carried: Vec<Val> =
-            inits.iter().map(|init| self.reserve(init.ty, Gen::carried_kind(init), init.reach, init.site)).collect();
+        let carried: Vec<Val> = inits
+            .iter()
+            .map(|init| self.reserve(init.ty, Gen::carried_kind(init, shrinking), init.reach, init.site))
+            .collect();
         let more = if down {
             self.define(format!("compare gt {}, 0", counter.text), Ty::Bool, Kind::Bool)
         } else {
@@ -1660,6 +1982,11 @@ impl Gen {
         self.f.mult = body_mult;
         self.f.nesting += 1;
         self.f.loops += 1;
+        let outer_may_shrink = self.f.may_shrink;
+        self.f.may_shrink = shrinking;
+        if shrinking {
+            self.forget_nonempty();
+        }
         self.start_block(body_label);
         let n = self.rng.between(1, 5);
         self.stmts(n);
@@ -1683,6 +2010,7 @@ impl Gen {
         self.f.mult = outer_mult;
         self.f.nesting -= 1;
         self.f.loops -= 1;
+        self.f.may_shrink = outer_may_shrink;
 
         let start = if down { bound.text.as_str() } else { "0" };
         let mut phis = vec![format!("{} = phi i64 [{start}, {pre_label}], [{}, {latch}]", counter.text, next.text)];
@@ -1701,6 +2029,225 @@ impl Gen {
                 self.phi(ty, &[(from_header, header_label.clone()), (from_break, from.clone())]);
             }
         }
+        true
+    }
+
+    // ---- arrays that shrink behind a loop ----
+
+    /// A value naming `array` too: a `typeop cast` of it, a phi choosing
+    /// between it and itself or another array, or `array` itself.
+    fn alias(&mut self, array: &Val) -> Val {
+        match self.rng.below(4) {
+            0 => {
+                let cast = format!("typeop cast {} to box", array.text);
+                self.define_reaching(cast, Ty::Box, array.kind.clone(), array.reach, array.site)
+            }
+            1 => {
+                let other = if self.rng.percent(60) { array.clone() } else { self.array() };
+                self.select(array.clone(), other)
+            }
+            _ => array.clone(),
+        }
+    }
+
+    /// A loop that reads and writes an array — `get`/`set` at the loop
+    /// counter or below the length, each guarded by a fresh `length` — through
+    /// several values naming it (the array, an [`alias`](Gen::alias) and a
+    /// loop-carried phi), while, in the same body, calls of helpers taking
+    /// it, methods through the other names and dying shrinkers pop, remove,
+    /// clear, push and insert; trip count at most 4.
+    fn shrink_loop(&mut self) -> bool {
+        if !self.f.may_shrink || self.f.nesting >= MAX_NESTING || self.f.loops >= MAX_LOOP_NESTING {
+            return false;
+        }
+        let (bound, trips) = if self.rng.percent(60) {
+            let n = self.rng.between(1, 4);
+            (Val::literal(&n.to_string(), Ty::I64), n as u64)
+        } else {
+            let x = self.operand(Ty::I64);
+            (self.int(format!("binop and {}, 3", x.text)), 3)
+        };
+        let outer_mult = self.f.mult;
+        let body_mult = outer_mult * trips;
+        if self.f.cost + body_mult * LOOP_BODY_ESTIMATE * 2 > self.f.budget {
+            return false;
+        }
+        let array = self.array();
+        // Elements for the body to take away.
+        for _ in 0..self.rng.below(4) {
+            self.push(&array);
+        }
+        let alias = self.alias(&array);
+        let pre_label = self.current_label();
+        let (header_label, body_label, exit_label) = (self.label(), self.label(), self.label());
+        self.emit(format!("jump {header_label}"));
+
+        self.f.mult = outer_mult * (trips + 1);
+        let header = self.start_block(header_label.clone());
+        let counter = self.reserve(Ty::I64, Kind::Int, 0, 0);
+        let (_, reach, site) = self.join(&array, &alias);
+        let carried = self.reserve(Ty::Box, Kind::Array { nonempty: false }, reach, site);
+        let more = self.define(format!("compare lt {}, {}", counter.text, bound.text), Ty::Bool, Kind::Bool);
+        self.emit(format!("branch {}, {body_label}, {exit_label}", more.text));
+
+        let mark = self.f.scope.len();
+        self.f.mult = body_mult;
+        self.f.nesting += 1;
+        self.f.loops += 1;
+        self.start_block(body_label);
+        self.forget_nonempty();
+        let maybe_empty = |v: &Val| Val { kind: Kind::Array { nonempty: false }, ..v.clone() };
+        let views = [maybe_empty(&array), maybe_empty(&alias), carried.clone()];
+        let mut kept = None;
+        let steps = self.rng.between(2, 6);
+        // If risky, one step uses an index read before the array may shrink.
+        let stale = if self.risky() { self.rng.below(steps) } else { steps };
+        for step in 0..steps {
+            let pending = kept.take();
+            if step == stale {
+                self.stale_index(&views);
+            } else {
+                self.shrink_step(&views, &counter, &mut kept);
+            }
+            if let Some(shrinker) = pending {
+                self.define(format!("typeop is {shrinker}, Shrinker"), Ty::Bool, Kind::Bool);
+            }
+        }
+        if let Some(shrinker) = kept {
+            self.define(format!("typeop is {shrinker}, Shrinker"), Ty::Bool, Kind::Bool);
+        }
+        if self.rng.percent(50) {
+            let view = &views[self.rng.below(views.len())];
+            let len = self.int(format!("boxcall {}.length() -> i64", view.text));
+            self.emit(format!("externcall env.console.log({})", len.text));
+        }
+        let next = self.int(format!("binop add {}, 1", counter.text));
+        let latch = self.current_label();
+        self.emit(format!("jump {header_label}"));
+        self.f.scope.truncate(mark);
+        self.f.mult = outer_mult;
+        self.f.nesting -= 1;
+        self.f.loops -= 1;
+
+        let update = if self.rng.percent(50) { &alias } else { &carried };
+        let phis = vec![
+            format!("{} = phi i64 [0, {pre_label}], [{}, {latch}]", counter.text, next.text),
+            format!("{} = phi box [{}, {pre_label}], [{}, {latch}]", carried.text, array.text, update.text),
+        ];
+        self.f.cost += outer_mult * (trips + 1) * phis.len() as u64;
+        self.f.blocks[header].lines.splice(0..0, phis);
+        self.start_block(exit_label);
+        if self.rng.percent(50) {
+            let shown = if self.rng.percent(50) { &array } else { &carried };
+            self.emit(format!("externcall env.console.log({})", shown.text));
+        }
+        true
+    }
+
+    /// One step of a [`Gen::shrink_loop`] body, on one of `views` (values
+    /// naming the loop's array): a guarded `get`, `set` or `remove`, a call of
+    /// a helper taking the array, a method that shrinks or grows it, a
+    /// shrinker (dying at once or, put in `kept`, after the next step), its
+    /// length printed, or any statement.
+    fn shrink_step(&mut self, views: &[Val], counter: &Val, kept: &mut Option<String>) {
+        let view = views[self.rng.below(views.len())].clone();
+        let at_counter = self.rng.percent(60).then_some(counter);
+        match self.rng.below(15) {
+            0..=3 => {
+                if let Some(got) = self.guarded(&view, at_counter, Guarded::Get)
+                    && self.rng.percent(60)
+                {
+                    self.emit(format!("externcall env.console.log({})", got.text));
+                }
+            }
+            4 | 5 => {
+                self.guarded(&view, at_counter, Guarded::Set);
+            }
+            6..=8 => {
+                if !self.call_with_array(&view, false) {
+                    self.shrink(&view);
+                }
+            }
+            9 => self.shrink(&view),
+            10 => match self.rng.below(4) {
+                0 => self.push(&view),
+                1 => self.insert(&view),
+                2 => self.grow(&view),
+                _ => {
+                    self.guarded(&view, at_counter, Guarded::Remove);
+                }
+            },
+            11 => {
+                let keep = kept.is_none() && self.rng.percent(50);
+                if let Some(shrinker) = self.shrinker(&view, keep) {
+                    *kept = Some(shrinker);
+                }
+            }
+            12 => {
+                let len = self.int(format!("boxcall {}.length() -> i64", view.text));
+                self.emit(format!("externcall env.console.log({})", len.text));
+            }
+            _ => self.stmt(),
+        }
+    }
+
+    /// The last index of one of `views`, read before a call of a helper that
+    /// may shrink the array, a dying shrinker or a `pop` through another
+    /// view, used after it: out of bounds (a trap) if the array shrank.
+    fn stale_index(&mut self, views: &[Val]) {
+        let view = views[self.rng.below(views.len())].clone();
+        let len = self.int(format!("boxcall {}.length() -> i64", view.text));
+        let last = self.int(format!("binop sub {}, 1", len.text));
+        let other = views[self.rng.below(views.len())].clone();
+        if !(self.rng.percent(60) && self.call_with_array(&other, true)) {
+            if self.rng.percent(50) {
+                self.shrinker(&other, false);
+            } else {
+                self.guarded(&other, None, Guarded::Pop);
+            }
+        }
+        let get = format!("boxcall {}.get({})", view.text, last.text);
+        let got = self.define_reaching(get, Ty::Box, Kind::Unknown, view.reach, 0);
+        self.emit(format!("externcall env.console.log({})", got.text));
+    }
+
+    /// A call, direct or through `const @f`, of a helper that takes arrays
+    /// (and, if `shrinking`, may shrink them), with `array` for one or all of
+    /// its array parameters; false if no such helper fits the budget.
+    fn call_with_array(&mut self, array: &Val, shrinking: bool) -> bool {
+        let mut candidates = self.callable_helpers();
+        candidates.retain(|&i| self.funcs[i].array_params.contains(&true) && (self.funcs[i].shrinks || !shrinking));
+        if candidates.is_empty() {
+            return false;
+        }
+        let index = self.rng.pick(&candidates);
+        let mut args = self.call_args(index);
+        let slots: Vec<usize> = (0..args.len()).filter(|&i| self.funcs[index].array_params[i]).collect();
+        if self.rng.percent(30) {
+            for &i in &slots {
+                args[i] = array.clone();
+            }
+        } else {
+            args[self.rng.pick(&slots)] = array.clone();
+        }
+        self.charge_call(index);
+        let (name, ret) = (format!("@{}", self.funcs[index].name), self.funcs[index].ret);
+        let (call, unbox) = if self.rng.percent(25) {
+            let callee = self.define(format!("const {name}"), Ty::Box, Kind::Func(index));
+            (format!("call {}({})", callee.text, args_text(&args)), true)
+        } else {
+            (format!("call {name}({})", args_text(&args)), false)
+        };
+        match ret {
+            Some(ty) if unbox => {
+                self.define_call_result(format!("{call} -> {}", ty.name()), ty);
+            }
+            Some(ty) => {
+                self.define_call_result(call, ty);
+            }
+            None => self.emit(call),
+        }
+        self.after_call(index);
         true
     }
 }
