@@ -11,8 +11,10 @@
 //! suite is deterministic. A program is one to five helpers `@f0..@f4` (each
 //! may call only helpers before it, so the call graph is acyclic apart from
 //! bounded self-recursion), `@main`, a `Tracker` box whose `fini` prints
-//! its id, so the moment and order in which boxes die is part of stdout, and
-//! a `Shrinker` box whose `fini` pops or clears the array it holds. It
+//! its id, so the moment and order in which boxes die is part of stdout, a
+//! `Shrinker` box whose `fini` pops or clears the array it holds, and two or
+//! three user classes `Alpha Beta Gamma` with fields, methods, and sometimes
+//! `birth` and a `fini` that prints the object or a field. It
 //! runs with `--fuel` (usually 1_000_000, now and then at most 60 so fuel
 //! runs out mid-program), `--max-depth` (16..=64) and, half the time,
 //! `--stats`. Every program passes `mir13 check`
@@ -73,19 +75,49 @@
 //!   Where arrays may shrink, nothing is assumed about them: what is known
 //!   to be non-empty is forgotten after each shrink and at the start of a
 //!   loop body that may shrink (other loop bodies shrink nothing);
+//! - user boxes (the JIT compiles `getField`/`setField` of a constant name
+//!   to a class check and a load or store at the field's slot, and a method
+//!   call to a class check and a direct, often inlined, call): classes that
+//!   share field names at different slots (`id` with the tracker too), with
+//!   strong and weak fields (a name weak in one class and strong in
+//!   another), each field holding one kind of value program-wide (a boxed
+//!   scalar, a short leaf — often a tracker, so replacing it or its dying
+//!   behind a weak field shows in `fini` output — or anything [`storable`]);
+//!   method names shared by several classes (some also names of built-in
+//!   methods: `get length push size concat`) whose parameters are declared
+//!   as the scalar, as `box` or, rarely, as another scalar, and whose result
+//!   as the scalar, `box` or nothing, so call sites box arguments, unbox them
+//!   with a check, and unbox results with `-> TYPE` only where every class
+//!   returns one; method bodies reading and writing `%self`'s fields, calling
+//!   `%self`'s methods of earlier names (so calls end) and growing an array
+//!   held in a field; `new` with one value per field or `birth` arguments;
+//!   receivers that vary at run time: phis choosing between objects of
+//!   different classes (or a tracker), loop-carried phis, loops over an
+//!   array of objects of several classes, helper parameters taken as objects
+//!   of a set of classes; and, if risky, a method or field some class lacks,
+//!   a wrong argument kind, arity or result unboxing, a wrong-kind field
+//!   value, `new`/`birth` of a wrong arity or kind, and user-box operations
+//!   on strings, numbers, `null` or any box (traps);
 //! - `externcall env.console.log` / `print` of values of every type;
 //!   `safepoint` and `barrier`; fuel and depth limits; in-place reuse
 //!   (`concat` on a unique receiver at its last use).
 //!
-//! Each choice that may trap is taken with probability [`RISK`]; about a
-//! third of the programs end in a trap, at varying points.
+//! Each choice that may trap is taken with probability [`RISK`] (a quarter
+//! of that in a user method, which may run often); a bit under half of the
+//! programs end in a trap (about a sixth of those out of fuel), at varying
+//! points.
 //!
 //! # What it does not cover
 //!
-//! - user boxes other than the tracker and the shrinker (user methods,
-//!   `birth`, fields set after `new`, weak fields), MatrixBox, TensorBox,
-//!   FunctionBox `call`/`name`, the other String/Array/Map methods (`sort
-//!   filled split ...`);
+//! - user boxes: a class defining its own `getField`/`setField`; field names
+//!   that are not constants; methods that call helpers or make user boxes
+//!   (and so could recurse through `birth`), mutual recursion between
+//!   methods; `fini` that does more than print, or stores `self`
+//!   (resurrection); weak fields holding scalars; display of an object
+//!   reached again through a weak field (the generator builds no cycle,
+//!   strong or weak); `toString` of a user box;
+//! - MatrixBox, TensorBox, FunctionBox `call`/`name`, the other
+//!   String/Array/Map methods (`sort filled split ...`);
 //! - host functions other than `env.console.log`/`print`; stdin, program
 //!   arguments, `--max-memory`, `--timeout-ms`, the default `--max-depth`;
 //!   the heap counts after a trap (not specified);
@@ -127,7 +159,7 @@ const MAX_BIG_STORES: u32 = 4;
 const UNKNOWN_REACH: u32 = u32::MAX;
 /// The chance, in percent, that the generator takes a choice that may trap
 /// (an unchecked divisor, index, key, unboxing, arity...) where a safe one
-/// exists; about a third of the programs end in a trap.
+/// exists; a bit under half of the programs end in a trap.
 const RISK: u64 = 2;
 
 const I64_LITERALS: &[&str] = &[
@@ -248,6 +280,74 @@ done:
   return
 }
 "#;
+/// The [`Kind::Object`] bit of a [`TRACKER`] (user classes take the low bits).
+const TRACKER_BIT: u8 = 1 << 7;
+/// The static cost budget of a user box method (or `birth`).
+const METHOD_BUDGET: u64 = 3_000;
+/// Names of user classes, in order.
+const CLASS_NAMES: &[&str] = &["Alpha", "Beta", "Gamma"];
+/// Names user methods may have: some are names of built-in methods too
+/// (`get length push size concat`), which the VM and the JIT run inline on
+/// built-in receivers and must not on user boxes.
+const METHOD_POOL: &[&str] = &["run", "step", "mix", "poke", "get", "length", "push", "size", "concat"];
+
+/// What a user box field (or a method parameter) holds, the same in every
+/// class that has a field of that name.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum FieldKind {
+    /// A scalar of this type, boxed (never `null`: `new` or `birth` sets it).
+    Scalar(Ty),
+    /// A short leaf (see [`Val::is_short_leaf`]), often a tracker, or `null`.
+    Leaf,
+    /// Anything [`storable`] into the object (which [`Gen::storable_operand`]
+    /// checks), or `null`. Never a parameter's kind.
+    Any,
+}
+
+/// Field names with what they hold; classes share them at different slots.
+/// A tracker has `id` too.
+const FIELD_POOL: &[(&str, FieldKind)] = &[
+    ("x", FieldKind::Scalar(Ty::I64)),
+    ("y", FieldKind::Scalar(Ty::F64)),
+    ("id", FieldKind::Scalar(Ty::I64)),
+    ("on", FieldKind::Scalar(Ty::Bool)),
+    ("tag", FieldKind::Leaf),
+    ("item", FieldKind::Leaf),
+    ("data", FieldKind::Any),
+];
+
+/// A user method name and what its implementations naturally take and
+/// return; each class declares each scalar parameter as that scalar or as
+/// `box` (rarely as another scalar: a call with either traps in one of them),
+/// and the result as that type, as `box` or as nothing.
+#[derive(Clone, Debug)]
+struct MethodName {
+    name: &'static str,
+    slots: Vec<FieldKind>,
+    ret: Option<Ty>,
+}
+
+/// One class's implementation of a method (or its `birth`).
+#[derive(Clone, Debug)]
+struct MethodImpl {
+    params: Vec<Ty>,
+    ret: Option<Ty>,
+    /// Static upper bound on the work of one call.
+    cost: u64,
+}
+
+/// A user class: its fields (name, kind, weak) in declaration order, its
+/// methods (by index into [`Gen::methods`]), `birth` and `fini`.
+#[derive(Clone, Debug)]
+struct ClassInfo {
+    name: String,
+    fields: Vec<(&'static str, FieldKind, bool)>,
+    methods: Vec<Option<MethodImpl>>,
+    /// `birth`'s parameter slots (after `%self`) and implementation.
+    birth: Option<(Vec<FieldKind>, MethodImpl)>,
+    /// `fini` prints the class name and this field (or, without one, `%self`).
+    fini: Option<Option<&'static str>>,
+}
 const INT_OPS: &[&str] = &["add", "sub", "mul", "and", "or", "xor", "shl", "shr", "ushr", "div", "rem", "div", "rem"];
 const FLOAT_OPS: &[&str] = &["add", "sub", "mul", "div", "rem"];
 const BOOL_OPS: &[&str] = &["and", "or", "xor"];
@@ -332,6 +432,12 @@ enum Kind {
     /// A function value naming helper `index` (or one of the same signature
     /// that costs no more).
     Func(usize),
+    /// A user box of one of the classes in the mask: bit `i` for
+    /// [`Gen::classes`]`[i]`, [`TRACKER_BIT`] for a tracker.
+    Object(u8),
+    /// Some short leaf (see [`Val::is_short_leaf`]): what a [`FieldKind::Leaf`]
+    /// field or parameter holds.
+    Leaf,
     Unknown,
 }
 
@@ -346,9 +452,18 @@ impl Kind {
         }
     }
 
-    /// Whether this is an ArrayBox or a MapBox.
+    /// Whether this is an ArrayBox, a MapBox or a user box.
     fn is_container(&self) -> bool {
-        matches!(self, Kind::Array { .. } | Kind::Map)
+        matches!(self, Kind::Array { .. } | Kind::Map | Kind::Object(_))
+    }
+
+    /// The user classes a value of this kind may be of (0 if not a user box).
+    fn mask(&self) -> u8 {
+        match *self {
+            Kind::Object(mask) => mask,
+            Kind::Tracker => TRACKER_BIT,
+            _ => 0,
+        }
     }
 }
 
@@ -394,6 +509,7 @@ impl Val {
                     | Kind::Str { short: true }
                     | Kind::Func(_)
                     | Kind::Tracker
+                    | Kind::Leaf
             )
     }
 }
@@ -416,6 +532,9 @@ struct FuncInfo {
     recursive: bool,
     /// Which parameters it takes as arrays (and calls ArrayBox methods on).
     array_params: Vec<bool>,
+    /// For each parameter it takes as a user box, the classes it may be of
+    /// (a [`Kind::Object`] mask); 0 for the others.
+    object_params: Vec<u8>,
     /// It may shrink the arrays passed to it (`pop`, `remove`, `clear`).
     shrinks: bool,
     /// Static upper bound on the work of one call.
@@ -453,6 +572,13 @@ struct FuncState {
     may_shrink: bool,
     /// Whether the function shrank an array (or called something that may).
     shrank: bool,
+    /// In a user box method (or `birth`): the method names (indices into
+    /// [`Gen::methods`]) below this one may be called, on `%self` or, if
+    /// risky, on anything; no user box is made (so calls end).
+    method_limit: Option<usize>,
+    /// The function returns `box` but its result is always a boxed scalar
+    /// of this type (a method whose natural result is that scalar).
+    boxed_ret: Option<Ty>,
 }
 
 impl FuncState {
@@ -481,6 +607,8 @@ impl FuncState {
             big_stores: 0,
             may_shrink: true,
             shrank: false,
+            method_limit: None,
+            boxed_ret: None,
         }
     }
 }
@@ -508,6 +636,9 @@ enum Stmt {
     Diamond,
     Loop,
     ShrinkLoop,
+    NewObject,
+    ObjectOp,
+    ObjectLoop,
     Fence,
 }
 
@@ -533,6 +664,9 @@ const STMT_WEIGHTS: &[(Stmt, usize)] = &[
     (Stmt::Diamond, 6),
     (Stmt::Loop, 4),
     (Stmt::ShrinkLoop, 3),
+    (Stmt::NewObject, 3),
+    (Stmt::ObjectOp, 8),
+    (Stmt::ObjectLoop, 2),
     (Stmt::Fence, 1),
 ];
 
@@ -560,6 +694,8 @@ fn generate(seed: u64) -> Generated {
         next_site: 0,
         next_tracker: 0,
         f: FuncState::new(&[], None, 0),
+        classes: Vec::new(),
+        methods: Vec::new(),
     };
     let fuel = if g.rng.percent(15) { g.rng.between(1, 60) } else { AMPLE_FUEL };
     let max_depth = g.rng.between(16, MAX_DEPTH_LIMIT);
@@ -568,12 +704,14 @@ fn generate(seed: u64) -> Generated {
         flags.push("--stats".to_string());
     }
     let mut text = format!("; tests/differential.rs, seed {seed}: mir13 run {}\n\n", flags.join(" "));
+    let classes = g.user_classes();
     for index in 0..g.rng.between(1, 5) {
         let helper = g.helper(index);
         text.push_str(&helper);
     }
     let main = g.main_function();
     text.push_str(&main);
+    text.push_str(&classes);
     text.push_str(TRACKER);
     text.push('\n');
     text.push_str(SHRINKER);
@@ -588,6 +726,10 @@ struct Gen {
     next_site: u32,
     next_tracker: u32,
     f: FuncState,
+    /// The program's user classes (not the tracker and the shrinker).
+    classes: Vec<ClassInfo>,
+    /// The program's user method names, with what they naturally take and return.
+    methods: Vec<MethodName>,
 }
 
 impl Gen {
@@ -615,14 +757,23 @@ impl Gen {
             array_params.insert(at, true);
         }
         let ret = if self.rng.percent(15) { None } else { Some(self.random_ty()) };
+        let object_params: Vec<u8> = (0..params.len())
+            .map(|i| {
+                let object = i >= first && params[i] == Ty::Box && !array_params[i] && self.rng.percent(30);
+                if object { self.random_mask() } else { 0 }
+            })
+            .collect();
         let name = format!("f{index}");
         let budget = if recursive { HELPER_BUDGET / MAX_DEPTH_LIMIT as u64 } else { HELPER_BUDGET };
         self.f = FuncState::new(&params, ret, budget);
         for (i, _) in array_params.iter().enumerate().filter(|&(_, &array)| array) {
             self.f.scope[i].kind = Kind::Array { nonempty: false };
         }
+        for (i, &mask) in object_params.iter().enumerate().filter(|&(_, &mask)| mask != 0) {
+            self.f.scope[i].kind = Kind::Object(mask);
+        }
         if recursive {
-            self.recursive_body(&name, &params, &array_params, ret);
+            self.recursive_body(&name, &params, &array_params, &object_params, ret);
         } else {
             let arrays = self.matching(|v| matches!(v.kind, Kind::Array { .. }));
             let n = if arrays.is_empty() {
@@ -651,14 +802,21 @@ impl Gen {
         // others it reaches, it reaches through containers or parameters of
         // unknown kind, which the generator never treats as arrays.
         let shrinks = self.f.shrank && array_params.contains(&true);
-        self.funcs.push(FuncInfo { name, params, ret, recursive, array_params, shrinks, cost });
+        self.funcs.push(FuncInfo { name, params, ret, recursive, array_params, object_params, shrinks, cost });
         text
     }
 
     /// The body of a self-recursive helper whose first parameter is the
     /// depth: a base case at depth <= 0, else one call of itself with depth - 1
     /// among other statements.
-    fn recursive_body(&mut self, name: &str, params: &[Ty], array_params: &[bool], ret: Option<Ty>) {
+    fn recursive_body(
+        &mut self,
+        name: &str,
+        params: &[Ty],
+        array_params: &[bool],
+        object_params: &[u8],
+        ret: Option<Ty>,
+    ) {
         let depth = self.f.scope[0].clone();
         let stop = self.define(format!("compare le {}, 0", depth.text), Ty::Bool, Kind::Bool);
         let (base, rec) = (self.label(), self.label());
@@ -674,8 +832,8 @@ impl Gen {
         let n = self.rng.below(4);
         self.stmts(n);
         let mut args = vec![smaller];
-        for (&ty, &array) in params.iter().zip(array_params).skip(1) {
-            args.push(self.arg(ty, array));
+        for ((&ty, &array), &object) in params.iter().zip(array_params).zip(object_params).skip(1) {
+            args.push(self.arg(ty, array, object));
         }
         let call = format!("call @{name}({})", args_text(&args));
         match ret {
@@ -814,9 +972,11 @@ impl Gen {
         self.choose(&candidates)
     }
 
-    /// True, [`RISK`] percent of the time, when a choice that may trap should be taken.
+    /// True, [`RISK`] percent of the time, when a choice that may trap should
+    /// be taken; a quarter as often in a user method (or `birth`), which may
+    /// run many times from many places.
     fn risky(&mut self) -> bool {
-        self.rng.percent(RISK)
+        self.rng.percent(RISK) && (self.f.method_limit.is_none() || self.rng.percent(25))
     }
 
     /// Whether the current point is inside a loop body.
@@ -927,6 +1087,7 @@ impl Gen {
             (&Kind::Func(i), &Kind::Func(j)) if self.same_signature(i, j) => {
                 Kind::Func(if self.funcs[i].cost >= self.funcs[j].cost { i } else { j })
             }
+            (x, y) if x.mask() != 0 && y.mask() != 0 => Kind::Object(x.mask() | y.mask()),
             _ => Kind::Unknown,
         };
         let site = if kind.is_container() { a.site.min(b.site) } else { 0 };
@@ -940,6 +1101,7 @@ impl Gen {
             && a.ret == b.ret
             && a.recursive == b.recursive
             && a.array_params == b.array_params
+            && a.object_params == b.object_params
             && a.shrinks == b.shrinks
     }
 
@@ -1001,7 +1163,11 @@ impl Gen {
             Stmt::TypeIs => {
                 let ty = self.random_ty();
                 let v = self.operand(ty);
-                let class = self.rng.pick(CLASSES);
+                let class = if !self.classes.is_empty() && self.rng.percent(30) {
+                    self.classes[self.rng.below(self.classes.len())].name.clone()
+                } else {
+                    self.rng.pick(CLASSES).to_string()
+                };
                 self.define(format!("typeop is {}, {class}", v.text), Ty::Bool, Kind::Bool);
             }
             Stmt::Log => self.log(),
@@ -1022,6 +1188,9 @@ impl Gen {
             Stmt::Diamond => return self.diamond(),
             Stmt::Loop => return self.counted_loop(),
             Stmt::ShrinkLoop => return self.shrink_loop(),
+            Stmt::NewObject => return self.new_object_stmt(),
+            Stmt::ObjectOp => return self.object_stmt(),
+            Stmt::ObjectLoop => return self.object_loop(),
             Stmt::Fence => {
                 let fence = self.rng.pick(&["safepoint", "barrier read", "barrier write", "barrier full"]);
                 self.emit(fence.to_string());
@@ -1630,9 +1799,7 @@ impl Gen {
                 self.method_result(format!("boxcall {}.getField(\"id\")", t.text), Ty::I64);
             }
             _ => {
-                self.next_tracker += 1;
-                let rhs = format!("boxcall Tracker.new({})", self.next_tracker);
-                self.define(rhs, Ty::Box, Kind::Tracker);
+                self.new_tracker();
             }
         }
     }
@@ -1665,9 +1832,16 @@ impl Gen {
         }
     }
 
-    /// An argument of type `ty`; for a parameter taken as an `array`, an array.
-    fn arg(&mut self, ty: Ty, array: bool) -> Val {
-        if array { self.array() } else { self.operand(ty) }
+    /// An argument of type `ty`; for a parameter taken as an `array`, an
+    /// array; for one taken as a user box of the classes in `object`, one.
+    fn arg(&mut self, ty: Ty, array: bool, object: u8) -> Val {
+        if array {
+            self.array()
+        } else if object != 0 {
+            self.object_for(object)
+        } else {
+            self.operand(ty)
+        }
     }
 
     /// Arguments of the types helper `index` takes.
@@ -1675,7 +1849,8 @@ impl Gen {
         let callee = self.funcs[index].clone();
         let mut args = Vec::new();
         for (i, (&ty, &array)) in callee.params.iter().zip(&callee.array_params).enumerate() {
-            let arg = if callee.recursive && i == 0 { self.depth_arg() } else { self.arg(ty, array) };
+            let object = callee.object_params[i];
+            let arg = if callee.recursive && i == 0 { self.depth_arg() } else { self.arg(ty, array, object) };
             args.push(arg);
         }
         args
@@ -1821,6 +1996,11 @@ impl Gen {
 
     /// `return` of an operand of the function's result type.
     fn return_stmt(&mut self) {
+        if let Some(ty) = self.f.boxed_ret {
+            let v = self.boxed(ty);
+            self.emit(format!("return {}", v.text));
+            return;
+        }
         match self.f.ret {
             Some(ty) => {
                 let v = self.operand(ty);
@@ -2248,6 +2428,726 @@ impl Gen {
             None => self.emit(call),
         }
         self.after_call(index);
+        true
+    }
+}
+
+impl Gen {
+    // ---- user boxes ----
+
+    /// Declares the program's user classes (two or three, sharing field
+    /// names at different slots and method names with different signatures)
+    /// and generates their methods, `birth` and `fini`; returns their text.
+    /// Methods are generated first: they call no helper, make no user box,
+    /// and call (on `%self` or, if risky, on anything) only methods whose
+    /// names come before theirs, so every call ends.
+    fn user_classes(&mut self) -> String {
+        let mut names = METHOD_POOL.to_vec();
+        for _ in 0..self.rng.between(2, 4) {
+            let name = names.swap_remove(self.rng.below(names.len()));
+            let slots = (0..self.rng.below(4)).map(|_| self.random_slot()).collect();
+            let ret = match self.rng.below(4) {
+                0 => None,
+                1 => Some(Ty::Box),
+                _ => Some(self.random_scalar_ty()),
+            };
+            self.methods.push(MethodName { name, slots, ret });
+        }
+        let shared = self.rng.pick(FIELD_POOL);
+        let count = self.rng.between(2, CLASS_NAMES.len());
+        for &class_name in &CLASS_NAMES[..count] {
+            let mut pool: Vec<(&'static str, FieldKind)> =
+                FIELD_POOL.iter().copied().filter(|&(name, _)| name != shared.0).collect();
+            let mut fields = Vec::new();
+            for _ in 0..self.rng.between(1, 3) {
+                let (name, kind) = pool.swap_remove(self.rng.below(pool.len()));
+                fields.push((name, kind, false));
+            }
+            let at = self.rng.between(0, fields.len());
+            fields.insert(at, (shared.0, shared.1, false));
+            for field in &mut fields {
+                field.2 = matches!(field.1, FieldKind::Leaf | FieldKind::Any) && self.rng.percent(35);
+            }
+            let methods = (0..self.methods.len())
+                .map(|m| (m == 0 || self.rng.percent(65)).then(|| self.method_decl(m)))
+                .collect();
+            let birth = self.rng.percent(35).then(|| {
+                let slots: Vec<FieldKind> = (0..self.rng.below(4)).map(|_| self.random_slot()).collect();
+                let params = slots.iter().map(|&slot| self.declared(slot, false)).collect();
+                (slots, MethodImpl { params, ret: None, cost: 0 })
+            });
+            let fini =
+                self.rng.percent(40).then(|| self.rng.percent(50).then(|| fields[self.rng.below(fields.len())].0));
+            self.classes.push(ClassInfo { name: class_name.to_string(), fields, methods, birth, fini });
+        }
+        let mut bodies = String::new();
+        for m in 0..self.methods.len() {
+            for c in 0..self.classes.len() {
+                if self.classes[c].methods[m].is_some() {
+                    let (body, cost) = self.method_body(c, Some(m));
+                    self.classes[c].methods[m].as_mut().expect("declared").cost = cost;
+                    bodies.push_str(&body);
+                }
+            }
+        }
+        for c in 0..self.classes.len() {
+            if self.classes[c].birth.is_some() {
+                let (body, cost) = self.method_body(c, None);
+                self.classes[c].birth.as_mut().expect("declared").1.cost = cost;
+                bodies.push_str(&body);
+            }
+        }
+        let mut text = String::new();
+        for class in &self.classes {
+            writeln!(text, "box {} {{", class.name).unwrap();
+            for &(name, _, weak) in &class.fields {
+                writeln!(text, "  field {}{name}", if weak { "weak " } else { "" }).unwrap();
+            }
+            for (m, method) in self.methods.iter().enumerate() {
+                if class.methods[m].is_some() {
+                    writeln!(text, "  method {} @{}.{}", method.name, class.name, method.name).unwrap();
+                }
+            }
+            if class.birth.is_some() {
+                writeln!(text, "  method birth @{}.birth", class.name).unwrap();
+            }
+            if class.fini.is_some() {
+                writeln!(text, "  method fini @{}.fini", class.name).unwrap();
+            }
+            text.push_str("}\n\n");
+        }
+        text.push_str(&bodies);
+        for class in &self.classes {
+            let Some(shown) = class.fini else { continue };
+            let name = &class.name;
+            writeln!(text, "func @{name}.fini(%self: box) {{\nentry:").unwrap();
+            writeln!(text, "  externcall env.console.print(\"fini {name} \")").unwrap();
+            match shown {
+                Some(field) => {
+                    writeln!(text, "  %f = boxcall %self.getField(\"{field}\")").unwrap();
+                    writeln!(text, "  externcall env.console.log(%f)").unwrap();
+                }
+                None => writeln!(text, "  externcall env.console.log(%self)").unwrap(),
+            }
+            text.push_str("  return\n}\n\n");
+        }
+        text
+    }
+
+    /// A method parameter's kind: a scalar or a short leaf.
+    fn random_slot(&mut self) -> FieldKind {
+        if self.rng.percent(70) { FieldKind::Scalar(self.random_scalar_ty()) } else { FieldKind::Leaf }
+    }
+
+    /// One class's declaration of method `m`: each scalar parameter as
+    /// itself or `box` (rarely another scalar), the result as itself, `box`
+    /// or nothing.
+    fn method_decl(&mut self, m: usize) -> MethodImpl {
+        let natural = self.methods[m].clone();
+        let params = natural.slots.iter().map(|&slot| self.declared(slot, true)).collect();
+        let ret = match natural.ret {
+            Some(Ty::Box) => self.rng.percent(80).then_some(Ty::Box),
+            Some(ty) => match self.rng.below(10) {
+                0..=4 => Some(ty),
+                5..=7 => Some(Ty::Box),
+                _ => None,
+            },
+            None => None,
+        };
+        MethodImpl { params, ret, cost: 0 }
+    }
+
+    /// How a parameter of kind `slot` is declared: a scalar as itself or as
+    /// `box` or, if `odd`, rarely as another scalar; a leaf as `box`.
+    fn declared(&mut self, slot: FieldKind, odd: bool) -> Ty {
+        match slot {
+            FieldKind::Scalar(ty) => match self.rng.below(20) {
+                0 | 1 if odd => loop {
+                    let other = self.random_scalar_ty();
+                    if other != ty {
+                        break other;
+                    }
+                },
+                roll if roll < 12 => ty,
+                _ => Ty::Box,
+            },
+            _ => Ty::Box,
+        }
+    }
+
+    /// The body of class `c`'s method `m` (or, for `None`, its `birth`,
+    /// which sets every scalar field first), and its cost: statements,
+    /// operations on `%self`'s fields and calls of its earlier methods.
+    fn method_body(&mut self, c: usize, m: Option<usize>) -> (String, u64) {
+        let class = self.classes[c].clone();
+        let (name, slots, decl, limit, natural_ret) = match m {
+            Some(m) => {
+                let method = &self.methods[m];
+                let decl = class.methods[m].clone().expect("declared");
+                (format!("{}.{}", class.name, method.name), method.slots.clone(), decl, m, method.ret)
+            }
+            None => {
+                let (slots, decl) = class.birth.clone().expect("declared");
+                (format!("{}.birth", class.name), slots, decl, self.methods.len(), None)
+            }
+        };
+        let mut params = vec![Ty::Box];
+        params.extend(&decl.params);
+        self.f = FuncState::new(&params, decl.ret, METHOD_BUDGET);
+        self.f.method_limit = Some(limit);
+        self.f.scope[0].kind = Kind::Object(1 << c);
+        for (i, (&slot, &ty)) in slots.iter().zip(&decl.params).enumerate() {
+            let param = &mut self.f.scope[i + 1];
+            match slot {
+                FieldKind::Scalar(natural) if ty == Ty::Box => (param.kind, param.reach) = (Kind::of(natural), 0),
+                FieldKind::Scalar(_) => {}
+                _ => (param.kind, param.reach) = (Kind::Leaf, 0),
+            }
+        }
+        if decl.ret == Some(Ty::Box)
+            && let Some(natural) = natural_ret
+            && natural != Ty::Box
+        {
+            self.f.boxed_ret = Some(natural);
+        }
+        let me = self.f.scope[0].clone();
+        if m.is_none() {
+            for &(field, kind, _) in &class.fields {
+                if matches!(kind, FieldKind::Scalar(_)) || self.rng.percent(40) {
+                    let wrong = self.risky();
+                    self.set_field(&me, field, kind, wrong);
+                }
+            }
+        }
+        let n = if self.rng.percent(35) { self.rng.below(3) } else { self.rng.between(2, 8) };
+        for _ in 0..n {
+            if self.rng.percent(50) {
+                let risky = self.risky();
+                self.object_op_on(&me, risky);
+            } else {
+                self.stmt();
+            }
+        }
+        self.return_stmt();
+        (self.render(&name, &params), self.f.cost)
+    }
+
+    /// The user classes in `mask` (not the tracker).
+    fn classes_in(&self, mask: u8) -> Vec<usize> {
+        (0..self.classes.len()).filter(|&c| mask & (1 << c) != 0).collect()
+    }
+
+    /// A random non-empty set of user classes, now and then with the tracker.
+    fn random_mask(&mut self) -> u8 {
+        let all = (1u8 << self.classes.len()) - 1;
+        let mut mask = 0;
+        while mask == 0 {
+            mask = self.rng.next() as u8 & all;
+        }
+        if self.rng.percent(10) {
+            mask |= TRACKER_BIT;
+        }
+        mask
+    }
+
+    /// The fields every class in `mask` has.
+    fn common_fields(&self, mask: u8) -> Vec<(&'static str, FieldKind)> {
+        let mut lists: Vec<Vec<(&'static str, FieldKind, bool)>> =
+            self.classes_in(mask).into_iter().map(|c| self.classes[c].fields.clone()).collect();
+        if mask & TRACKER_BIT != 0 {
+            lists.push(vec![("id", FieldKind::Scalar(Ty::I64), false)]);
+        }
+        let Some(first) = lists.first() else { return Vec::new() };
+        first
+            .iter()
+            .filter(|f| lists.iter().all(|list| list.iter().any(|g| g.0 == f.0)))
+            .map(|&(name, kind, _)| (name, kind))
+            .collect()
+    }
+
+    /// A field name some class in `mask` lacks (a trap there), or none has.
+    fn lacking_field(&mut self, mask: u8) -> (&'static str, FieldKind) {
+        let common = self.common_fields(mask);
+        let others: Vec<(&'static str, FieldKind)> =
+            FIELD_POOL.iter().copied().filter(|f| !common.iter().any(|g| g.0 == f.0)).collect();
+        if others.is_empty() || self.rng.percent(20) { ("nope", FieldKind::Any) } else { self.rng.pick(&others) }
+    }
+
+    /// The implementations of method `m` in the classes of `mask`, and
+    /// whether every class there has one.
+    fn method_impls(&self, mask: u8, m: usize) -> (Vec<MethodImpl>, bool) {
+        let mut complete = mask & TRACKER_BIT == 0;
+        let mut impls = Vec::new();
+        for c in self.classes_in(mask) {
+            match &self.classes[c].methods[m] {
+                Some(method) => impls.push(method.clone()),
+                None => complete = false,
+            }
+        }
+        (impls, complete)
+    }
+
+    /// How many method names may be called here (fewer inside a method).
+    fn callable_methods(&self) -> usize {
+        self.f.method_limit.unwrap_or(self.methods.len())
+    }
+
+    /// Methods that every class in `mask` has, with parameters that one
+    /// argument suits in all of them (a scalar or its box).
+    fn safe_methods(&self, mask: u8) -> Vec<usize> {
+        (0..self.callable_methods())
+            .filter(|&m| {
+                let (impls, complete) = self.method_impls(mask, m);
+                complete
+                    && impls.iter().all(|method| {
+                        method.params.iter().zip(&self.methods[m].slots).all(|(&ty, &slot)| match slot {
+                            FieldKind::Scalar(natural) => ty == natural || ty == Ty::Box,
+                            _ => true,
+                        })
+                    })
+            })
+            .collect()
+    }
+
+    /// A new tracker.
+    fn new_tracker(&mut self) -> Val {
+        self.next_tracker += 1;
+        let rhs = format!("boxcall Tracker.new({})", self.next_tracker);
+        self.define(rhs, Ty::Box, Kind::Tracker)
+    }
+
+    /// A short leaf: often a new tracker (so replacing or dropping it shows
+    /// in `fini` output), a short leaf in scope or a literal.
+    fn leaf_operand(&mut self) -> Val {
+        match self.rng.below(10) {
+            0..=3 => self.new_tracker(),
+            4..=6 => match self.pick_where(|v| v.ty == Ty::Box && v.is_short_leaf()) {
+                Some(v) => v,
+                None => self.literal(Ty::Box),
+            },
+            _ => {
+                let ty = self.random_ty();
+                self.literal(ty)
+            }
+        }
+    }
+
+    /// An argument for a parameter of kind `slot`: a scalar or its box (if
+    /// `wrong`, a string or another scalar: a trap where a scalar is declared).
+    fn slot_arg(&mut self, slot: FieldKind, wrong: bool) -> Val {
+        match slot {
+            FieldKind::Scalar(_) if wrong => {
+                if self.rng.percent(50) {
+                    self.string_literal()
+                } else {
+                    let ty = self.random_scalar_ty();
+                    self.operand(ty)
+                }
+            }
+            FieldKind::Scalar(ty) => {
+                if self.rng.percent(65) {
+                    self.operand(ty)
+                } else {
+                    self.boxed(ty)
+                }
+            }
+            _ => self.leaf_operand(),
+        }
+    }
+
+    /// A value for a field of kind `kind` of `into`.
+    fn field_value(&mut self, kind: FieldKind, into: &Val, wrong: bool) -> Val {
+        match kind {
+            FieldKind::Any => self.storable_operand(into),
+            slot => self.slot_arg(slot, wrong),
+        }
+    }
+
+    /// `getField` of a constant name.
+    fn get_field(&mut self, obj: &Val, name: &str, kind: FieldKind) -> Val {
+        let call = format!("boxcall {}.getField(\"{name}\")", obj.text);
+        match kind {
+            FieldKind::Scalar(ty) => self.method_result(call, ty),
+            FieldKind::Leaf => self.define(call, Ty::Box, Kind::Leaf),
+            FieldKind::Any => self.define_reaching(call, Ty::Box, Kind::Unknown, obj.reach, 0),
+        }
+    }
+
+    /// `setField` of a constant name (replacing, and maybe releasing, what
+    /// the field held); if `wrong`, of a value of the wrong kind.
+    fn set_field(&mut self, obj: &Val, name: &str, kind: FieldKind, wrong: bool) {
+        let v = self.field_value(kind, obj, wrong);
+        let call = format!("boxcall {}.setField(\"{name}\", {})", obj.text, v.text);
+        if self.rng.percent(10) {
+            self.define(call, Ty::Box, Kind::Null);
+        } else {
+            self.emit(call);
+        }
+    }
+
+    /// Reads a field of kind `Any` and, if it holds an array, pushes onto
+    /// it (only ever growing it): a method changing an array behind its
+    /// caller's back.
+    fn grow_field_array(&mut self, obj: &Val, name: &str) {
+        let v = self.get_field(obj, name, FieldKind::Any);
+        let is = self.define(format!("typeop is {}, ArrayBox", v.text), Ty::Bool, Kind::Bool);
+        let (yes, join) = (self.label(), self.label());
+        self.emit(format!("branch {}, {yes}, {join}", is.text));
+        let mark = self.f.scope.len();
+        self.start_block(yes);
+        for _ in 0..self.rng.between(1, 4) {
+            let leaf = self.leaf_operand();
+            self.emit(format!("boxcall {}.push({})", v.text, leaf.text));
+        }
+        self.emit(format!("jump {join}"));
+        self.f.scope.truncate(mark);
+        self.start_block(join);
+    }
+
+    /// A call of method `m` on a user box: arguments of the natural kinds,
+    /// the result unboxed with `-> TYPE` only if every class returns a
+    /// value; if `risky`, with a wrong argument, arity or unboxing.
+    fn method_call(&mut self, recv: &Val, m: usize, risky: bool) {
+        let name = self.methods[m].clone();
+        let (impls, complete) = self.method_impls(recv.kind.mask(), m);
+        let wrong = if risky { self.rng.below(3) } else { 3 };
+        let mut args: Vec<Val> = Vec::new();
+        for &slot in &name.slots {
+            let bad = wrong == 0 && self.rng.percent(50);
+            let arg = self.slot_arg(slot, bad);
+            args.push(arg);
+        }
+        if wrong == 1 {
+            if args.is_empty() || self.rng.percent(50) {
+                let extra = self.leaf_operand();
+                args.push(extra);
+            } else {
+                args.pop();
+            }
+        }
+        let cost = impls.iter().map(|method| method.cost).max().unwrap_or(0);
+        self.f.cost += cost * self.f.mult;
+        let call = format!("boxcall {}.{}({})", recv.text, name.name, args_text(&args));
+        let returns = complete && impls.iter().all(|method| method.ret.is_some());
+        match name.ret {
+            _ if wrong == 2 => {
+                let ty = self.random_scalar_ty();
+                self.define(format!("{call} -> {}", ty.name()), ty, Kind::of(ty));
+            }
+            Some(ty) if ty != Ty::Box && returns => {
+                self.method_result(call, ty);
+            }
+            None if complete && self.rng.percent(40) => {
+                self.define(call, Ty::Box, Kind::Null);
+            }
+            _ if self.rng.percent(40) => self.emit(call),
+            _ => {
+                self.define_reaching(call, Ty::Box, Kind::Unknown, UNKNOWN_REACH, 0);
+            }
+        }
+    }
+
+    /// An operation on the user box `obj`: a method its classes all have (if
+    /// `risky`, any, or with a wrong argument, arity or unboxing), `getField`
+    /// or `setField` of a field they all have (if `risky`, of one some lack),
+    /// or an array in a field grown.
+    fn object_op_on(&mut self, obj: &Val, risky: bool) {
+        let mask = obj.kind.mask();
+        let roll = self.rng.below(10);
+        if roll >= 5 {
+            let callable = self.callable_methods();
+            let safe = self.safe_methods(mask);
+            let m = if risky && callable > 0 && self.rng.percent(50) {
+                Some(self.rng.below(callable))
+            } else {
+                (!safe.is_empty()).then(|| self.rng.pick(&safe))
+            };
+            if let Some(m) = m {
+                let wrong = risky && safe.contains(&m);
+                self.method_call(obj, m, wrong);
+                return;
+            }
+        }
+        let common = self.common_fields(mask);
+        let (name, kind) = match common.is_empty() {
+            _ if risky => self.lacking_field(mask),
+            // A tracker and a class without `id`, say: only `typeop is` is safe.
+            true => {
+                let class = self.classes[self.rng.below(self.classes.len())].name.clone();
+                let is = self.define(format!("typeop is {}, {class}", obj.text), Ty::Bool, Kind::Bool);
+                self.emit(format!("externcall env.console.log({})", is.text));
+                return;
+            }
+            false => self.rng.pick(&common),
+        };
+        match roll {
+            3 | 4 | 8 => self.set_field(obj, name, kind, false),
+            9 if kind == FieldKind::Any => self.grow_field_array(obj, name),
+            _ => {
+                let v = self.get_field(obj, name, kind);
+                if self.rng.percent(20) {
+                    self.emit(format!("externcall env.console.log({})", v.text));
+                }
+            }
+        }
+    }
+
+    /// A new user box of class `c`: `new` with a value for each field or,
+    /// with a `birth`, its arguments (if risky, one too many or too few, or
+    /// one of a wrong kind).
+    fn new_object(&mut self, c: usize) -> Val {
+        let site = self.new_site();
+        let bit = 1 << c;
+        let target = Val { text: String::new(), ty: Ty::Box, kind: Kind::Object(bit), reach: site, site };
+        let class = self.classes[c].clone();
+        let wrong = if self.risky() { self.rng.below(2) } else { 2 };
+        let mut args = Vec::new();
+        match &class.birth {
+            Some((slots, birth)) => {
+                for &slot in slots {
+                    let bad = wrong == 0 && self.rng.percent(50);
+                    let arg = self.slot_arg(slot, bad);
+                    args.push(arg);
+                }
+                self.f.cost += birth.cost * self.f.mult;
+            }
+            None => {
+                for &(_, kind, _) in &class.fields {
+                    let bad = wrong == 0 && self.rng.percent(50);
+                    let arg = self.field_value(kind, &target, bad);
+                    args.push(arg);
+                }
+            }
+        }
+        if wrong == 1 {
+            if args.is_empty() || self.rng.percent(50) {
+                args.push(self.literal(Ty::I64));
+            } else {
+                args.pop();
+            }
+        }
+        let rhs = format!("boxcall {}.new({})", class.name, args_text(&args));
+        self.define_reaching(rhs, Ty::Box, Kind::Object(bit), site, site)
+    }
+
+    /// A user box in scope, a new one, or a phi choosing between two (often
+    /// of different classes); inside a method, only what is in scope.
+    fn object(&mut self) -> Option<Val> {
+        let objects = self.matching(|v| v.kind.mask() != 0);
+        if self.f.method_limit.is_some() {
+            return self.choose(&objects);
+        }
+        let n = self.classes.len();
+        match self.rng.below(10) {
+            0 | 1 => {
+                let a = match self.choose(&objects) {
+                    Some(v) if self.rng.percent(50) => v,
+                    _ => {
+                        let c = self.rng.below(n);
+                        self.new_object(c)
+                    }
+                };
+                let others = self.matching(|v| v.kind.mask() != 0 && v.kind.mask() != a.kind.mask());
+                let b = match self.choose(&others) {
+                    Some(v) if self.rng.percent(50) => v,
+                    _ => {
+                        let c = (a.kind.mask().trailing_zeros() as usize + 1 + self.rng.below(n - 1)) % n;
+                        self.new_object(c)
+                    }
+                };
+                Some(self.select(a, b))
+            }
+            2 => {
+                let c = self.rng.below(n);
+                Some(self.new_object(c))
+            }
+            _ => self.choose(&objects).or_else(|| {
+                let c = self.rng.below(n);
+                Some(self.new_object(c))
+            }),
+        }
+    }
+
+    /// An argument for a helper parameter taken as a user box of the classes
+    /// in `mask`: one in scope or a new one (if risky, any box).
+    fn object_for(&mut self, mask: u8) -> Val {
+        if self.risky() {
+            return self.operand(Ty::Box);
+        }
+        let fitting = self.matching(|v| v.kind.mask() != 0 && v.kind.mask() & !mask == 0);
+        if self.rng.percent(75)
+            && let Some(v) = self.choose(&fitting)
+        {
+            return v;
+        }
+        let classes = self.classes_in(mask);
+        if classes.is_empty() || (mask & TRACKER_BIT != 0 && self.rng.percent(30)) {
+            return self.new_tracker();
+        }
+        let c = self.rng.pick(&classes);
+        self.new_object(c)
+    }
+
+    /// A new user box, now and then operated on at once.
+    fn new_object_stmt(&mut self) -> bool {
+        if self.classes.is_empty() || self.f.method_limit.is_some() {
+            return false;
+        }
+        let c = self.rng.below(self.classes.len());
+        let obj = self.new_object(c);
+        if self.rng.percent(30) {
+            let risky = self.risky();
+            self.object_op_on(&obj, risky);
+        }
+        true
+    }
+
+    /// An operation on a user box (see [`Gen::object_op_on`]); if risky, on
+    /// something that may not be one (see [`Gen::odd_receiver`]).
+    fn object_stmt(&mut self) -> bool {
+        if self.classes.is_empty() {
+            return false;
+        }
+        let risky = self.risky();
+        if risky && self.rng.percent(40) {
+            self.odd_receiver();
+            return true;
+        }
+        match self.object() {
+            Some(obj) => {
+                self.object_op_on(&obj, risky);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A user method, `getField` or `setField` on a string, a number, `null`
+    /// or any box: a trap unless it happens to be a user box that has it (or
+    /// a built-in one with a method of that name).
+    fn odd_receiver(&mut self) {
+        let recv = match self.rng.below(4) {
+            0 => {
+                let s = self.string_literal();
+                self.materialize(s)
+            }
+            1 => self.value(Ty::I64),
+            2 => self.materialize(Val::leaf("null", Ty::Box, Kind::Null)),
+            _ => self.value(Ty::Box),
+        };
+        let callable = self.callable_methods();
+        let (name, _) = self.rng.pick(FIELD_POOL);
+        if callable > 0 && self.rng.percent(50) {
+            let m = self.rng.below(callable);
+            let method = self.methods[m].clone();
+            let mut args = Vec::new();
+            for &slot in &method.slots {
+                let arg = self.slot_arg(slot, false);
+                args.push(arg);
+            }
+            let all = (1u8 << self.classes.len()) - 1;
+            let cost = self.method_impls(all, m).0.iter().map(|i| i.cost).max().unwrap_or(0);
+            self.f.cost += cost * self.f.mult;
+            let call = format!("boxcall {}.{}({})", recv.text, method.name, args_text(&args));
+            self.define_reaching(call, Ty::Box, Kind::Unknown, UNKNOWN_REACH, 0);
+        } else if self.rng.percent(50) {
+            let call = format!("boxcall {}.getField(\"{name}\")", recv.text);
+            self.define_reaching(call, Ty::Box, Kind::Unknown, UNKNOWN_REACH, 0);
+        } else {
+            let v = self.leaf_operand();
+            self.emit(format!("boxcall {}.setField(\"{name}\", {})", recv.text, v.text));
+        }
+    }
+
+    /// A loop over an array of user boxes of different classes (the array
+    /// never enters the scope, so nothing else changes it): each iteration
+    /// operates on the element and on a loop-carried phi that takes the
+    /// previous elements; trip count 2..=4.
+    fn object_loop(&mut self) -> bool {
+        if self.classes.is_empty()
+            || self.f.method_limit.is_some()
+            || self.f.nesting >= MAX_NESTING
+            || self.f.loops >= MAX_LOOP_NESTING
+        {
+            return false;
+        }
+        let count = self.rng.between(2, 4);
+        let outer_mult = self.f.mult;
+        let body_mult = outer_mult * count as u64;
+        if self.f.cost + body_mult * LOOP_BODY_ESTIMATE * 2 > self.f.budget {
+            return false;
+        }
+        let first = self.rng.below(self.classes.len());
+        let mut objects = Vec::new();
+        for i in 0..count {
+            let existing = self.matching(|v| matches!(v.kind, Kind::Object(_)));
+            let obj = match self.choose(&existing) {
+                Some(v) if self.rng.percent(if i >= 2 { 50 } else { 20 }) => v,
+                _ => self.new_object((first + i) % self.classes.len()),
+            };
+            objects.push(obj);
+        }
+        let array = format!("%v{}", self.f.next_value);
+        self.f.next_value += 1;
+        self.emit(format!("{array} = boxcall ArrayBox.new()"));
+        for obj in &objects {
+            self.emit(format!("boxcall {array}.push({})", obj.text));
+        }
+        let mask = objects.iter().fold(0, |mask, obj| mask | obj.kind.mask());
+        let reach = objects.iter().map(|obj| obj.reach).max().unwrap_or(0);
+        let bound = if self.rng.percent(50) {
+            Val::literal(&count.to_string(), Ty::I64)
+        } else {
+            self.int(format!("boxcall {array}.length() -> i64"))
+        };
+        let pre_label = self.current_label();
+        let (header_label, body_label, exit_label) = (self.label(), self.label(), self.label());
+        self.emit(format!("jump {header_label}"));
+
+        self.f.mult = outer_mult * (count as u64 + 1);
+        let header = self.start_block(header_label.clone());
+        let counter = self.reserve(Ty::I64, Kind::Int, 0, 0);
+        let carried = self.reserve(Ty::Box, Kind::Object(mask), reach, 0);
+        let more = self.define(format!("compare lt {}, {}", counter.text, bound.text), Ty::Bool, Kind::Bool);
+        self.emit(format!("branch {}, {body_label}, {exit_label}", more.text));
+
+        let mark = self.f.scope.len();
+        self.f.mult = body_mult;
+        self.f.nesting += 1;
+        self.f.loops += 1;
+        let outer_may_shrink = self.f.may_shrink;
+        self.f.may_shrink = false;
+        self.start_block(body_label);
+        let get = format!("boxcall {array}.get({})", counter.text);
+        let element = self.define_reaching(get, Ty::Box, Kind::Object(mask), reach, 0);
+        for _ in 0..self.rng.between(1, 3) {
+            let target = if self.rng.percent(70) { element.clone() } else { carried.clone() };
+            let risky = self.risky();
+            self.object_op_on(&target, risky);
+        }
+        let n = self.rng.below(3);
+        self.stmts(n);
+        let update = if self.rng.percent(60) { element.clone() } else { carried.clone() };
+        let next = self.int(format!("binop add {}, 1", counter.text));
+        let latch = self.current_label();
+        self.emit(format!("jump {header_label}"));
+        self.f.scope.truncate(mark);
+        self.f.mult = outer_mult;
+        self.f.nesting -= 1;
+        self.f.loops -= 1;
+        self.f.may_shrink = outer_may_shrink;
+
+        let phis = vec![
+            format!("{} = phi i64 [0, {pre_label}], [{}, {latch}]", counter.text, next.text),
+            format!("{} = phi box [{}, {pre_label}], [{}, {latch}]", carried.text, objects[0].text, update.text),
+        ];
+        self.f.cost += outer_mult * (count as u64 + 1) * phis.len() as u64;
+        self.f.blocks[header].lines.splice(0..0, phis);
+        self.start_block(exit_label);
+        if self.rng.percent(40) {
+            let risky = self.risky();
+            self.object_op_on(&carried, risky);
+        }
         true
     }
 }

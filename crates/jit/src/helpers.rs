@@ -275,107 +275,105 @@ pub unsafe extern "C" fn mir13_call(ctx: *mut Ctx, site: u32, args: *const Value
         let (site_index, args, site) = unsafe {
             (site as usize, std::slice::from_raw_parts(args, nargs as usize), &*(*ctx).sites.add(site as usize))
         };
-        if let Some(op) = site.fast {
-            // SAFETY: the live context; `out` is writable.
-            if unsafe { fast(ctx, op, site, args, out)? } {
-                return Ok(());
-            }
-        }
+        // SAFETY: before any call into compiled code.
+        let base = unsafe { rt(ctx) }.heap.release_base();
+        // SAFETY: the live context.
+        let done = match site.fast {
+            Some(op) => unsafe { fast(ctx, op, site, args)? },
+            None => None,
+        };
+        let (value, receiver) = match done {
+            Some(done) => done,
+            // SAFETY: the live context.
+            None => unsafe { dynamic(ctx, site_index, site, args)? },
+        };
         // SAFETY: the live context; `out` is writable.
-        let value = unsafe { dynamic(ctx, site_index, site, args)? };
-        // SAFETY: as above.
-        unsafe { finish(ctx, site, value, out) }
+        unsafe { finish(ctx, site, base, value, receiver, out) }
     })
 }
 
 /// Runs `op`, the runtime's fast path for a MapBox (or, for `concat`,
-/// StringBox) method, as the VM does. Returns whether it ran: if the
-/// receiver or the arguments do not fit, nothing has happened, and the
-/// caller makes the general call. Compiled code asks for `set`, `delete`
-/// and `concat` only when their result fits the site's type.
+/// StringBox) method, as the VM does: its result and the handed-over
+/// receiver it did not take. `None` if the receiver or the arguments do
+/// not fit: nothing has happened then, and the caller makes the general
+/// call. Compiled code asks for `set`, `delete` and `concat` only when
+/// their result fits the site's type.
 ///
 /// # Safety
-/// The live context; `args` hold the receiver and the method's arguments;
-/// `out` is writable.
-unsafe fn fast(ctx: *mut Ctx, op: FastOp, site: &Site, args: &[Value], out: *mut Value) -> Result<bool, Stop> {
-    let SiteKind::Method { owned, .. } = site.kind else { return Ok(false) };
+/// The live context; `args` hold the receiver and the method's arguments.
+unsafe fn fast(ctx: *mut Ctx, op: FastOp, site: &Site, args: &[Value]) -> Result<Option<(Value, Option<Value>)>, Stop> {
+    let SiteKind::Method { owned, .. } = site.kind else { return Ok(None) };
     let recv = args[0];
-    // SAFETY: no call into compiled code until `drive`.
+    // SAFETY: no call into compiled code here.
     let rt = unsafe { rt(ctx) };
-    let base = rt.heap.release_base();
     let done = match op {
         FastOp::MapGet => Runtime::map_peek(recv, args[1]).map(|v| Ok(v.retain())),
         FastOp::MapSet => rt.map_set(recv, args[1], args[2]).map(|done| done.map(|()| Value::Null)),
         FastOp::MapHas => Runtime::map_has(recv, args[1]).map(|has| Ok(Value::Bool(has))),
         FastOp::MapDelete => rt.map_delete(recv, args[1]).map(|found| Ok(Value::Bool(found))),
         FastOp::MapSize => Runtime::map_size(recv).map(|n| Ok(Value::I64(n))),
-        FastOp::Concat => rt.string_concat(recv, owned, args[1]).map(|call| {
-            call.map(|call| {
-                if owned && !call.took_receiver {
-                    rt.queue_after(base, Some(recv), &[]);
-                }
-                call.value
-            })
-        }),
+        FastOp::Concat => {
+            return Ok(rt.string_concat(recv, owned, args[1]).transpose()?.map(|call| {
+                let left = (owned && !call.took_receiver).then_some(recv);
+                (call.value, left)
+            }));
+        }
     };
-    let Some(value) = done else { return Ok(false) };
-    let value = checked(rt, site, value?)?;
+    let left = owned.then_some(recv);
+    Ok(done.transpose()?.map(|value| (value, left)))
+}
+
+/// Completes a call through the runtime as the other backends do (§6):
+/// checks the result against the site's type, stores it in `out` or, if
+/// unbound, releases it first, then what the call queued since `base`,
+/// then the handed-over `receiver` it did not take.
+///
+/// # Safety
+/// The live context; a writable `out`.
+unsafe fn finish(
+    ctx: *mut Ctx,
+    site: &Site,
+    base: usize,
+    value: Value,
+    receiver: Option<Value>,
+    out: *mut Value,
+) -> Result<(), Stop> {
+    // SAFETY: no call into compiled code until `drive`.
+    let rt = unsafe { rt(ctx) };
+    let value = checked(rt, site, value)?;
     match site.ret {
         // SAFETY: `out` is writable.
         Some(_) => unsafe { out.write(value) },
         None => rt.heap.push_release(value),
     }
+    rt.queue_after(base, receiver, &[]);
     if rt.heap.release_base() != base {
         // SAFETY: the live context.
         unsafe { drive(ctx, base)? };
     }
-    Ok(true)
+    Ok(())
 }
 
-/// Stores a call's result in `out` (checked), or releases it if unbound.
-///
-/// # Safety
-/// The live context; a writable `out`.
-unsafe fn finish(ctx: *mut Ctx, site: &Site, value: Value, out: *mut Value) -> Result<(), Stop> {
-    match site.ret {
-        Some(ty) => {
-            // SAFETY: no call into compiled code follows.
-            let v = unsafe { rt(ctx) }.unbox(value, ty)?;
-            // SAFETY: `out` is writable.
-            unsafe { out.write(v) };
-            Ok(())
-        }
-        None => {
-            // SAFETY: before `drive`.
-            let heap = &mut unsafe { rt(ctx) }.heap;
-            let base = heap.release_base();
-            heap.push_release(value);
-            // SAFETY: the live context.
-            unsafe { drive(ctx, base) }
-        }
-    }
-}
-
-/// Runs a dynamic site; returns its owned result.
+/// Runs a dynamic site: its owned result, and the handed-over receiver it
+/// did not take. Releases the call queued stay queued (see [`finish`]).
 ///
 /// # Safety
 /// The live context.
-unsafe fn dynamic(ctx: *mut Ctx, index: usize, site: &Site, args: &[Value]) -> Result<Value, Stop> {
+unsafe fn dynamic(ctx: *mut Ctx, index: usize, site: &Site, args: &[Value]) -> Result<(Value, Option<Value>), Stop> {
     type Args = SmallVec<[Value; 8]>;
-    match &site.kind {
+    let value = match &site.kind {
         SiteKind::Indirect => match args[0] {
             // SAFETY: the live context.
-            Value::Func(f) => unsafe { call_checked(ctx, f, &args[1..]) },
+            Value::Func(f) => unsafe { call_checked(ctx, f, &args[1..])? },
             other => {
                 // SAFETY: no call follows.
                 let got = unsafe { rt(ctx) }.class_name(other);
-                Err(Trap::Expected { expected: "FunctionBox", got }.into())
+                return Err(Trap::Expected { expected: "FunctionBox", got }.into());
             }
         },
-        SiteKind::Is { class } => Ok(Value::Bool(unsafe { rt(ctx) }.is_instance(args[0], *class))),
+        SiteKind::Is { class } => Value::Bool(unsafe { rt(ctx) }.is_instance(args[0], *class)),
         SiteKind::Extern { host } => {
-            // SAFETY: no call into compiled code until `call_host`, which
-            // runs no MIR.
+            // SAFETY: `call_host` runs no MIR.
             let rt = unsafe { rt(ctx) };
             // SAFETY: the live context.
             let id = unsafe { (&(*ctx).hosts)[*host as usize] };
@@ -384,27 +382,19 @@ unsafe fn dynamic(ctx: *mut Ctx, index: usize, site: &Site, args: &[Value]) -> R
             for (&a, &ty) in args.iter().zip(&params) {
                 converted.push(rt.unbox(a, ty)?);
             }
-            let base = rt.heap.release_base();
-            let value = rt.call_host(id, &converted)?;
-            // SAFETY: the live context.
-            unsafe { drive(ctx, base)? };
-            Ok(value)
+            rt.call_host(id, &converted)?
         }
         SiteKind::Static { class, method } => {
             // SAFETY: before any call into compiled code.
             match unsafe { rt(ctx) }.call_static(*class, *method, args)? {
-                StaticResult::Value(v) => Ok(v),
+                StaticResult::Value(v) => v,
                 StaticResult::Birth { obj, func } => {
                     let full: Args = std::iter::once(obj).chain(args.iter().copied()).collect();
                     // SAFETY: the live context.
                     let returned = unsafe { call_checked(ctx, func, &full)? };
                     // SAFETY: after the call.
-                    let heap = &mut unsafe { rt(ctx) }.heap;
-                    let base = heap.release_base();
-                    heap.push_release(returned);
-                    // SAFETY: the live context.
-                    unsafe { drive(ctx, base)? };
-                    Ok(obj)
+                    unsafe { rt(ctx) }.heap.push_release(returned);
+                    obj
                 }
             }
         }
@@ -412,38 +402,22 @@ unsafe fn dynamic(ctx: *mut Ctx, index: usize, site: &Site, args: &[Value]) -> R
             let (recv, rest) = (args[0], &args[1..]);
             let owned = *owned;
             // SAFETY: the live context.
-            match unsafe { dispatch(ctx, index, site, recv, *method)? } {
+            return match unsafe { dispatch(ctx, index, site, recv, *method)? } {
                 Target::Builtin(m) => {
                     // SAFETY: builtins run no MIR.
-                    let rt = unsafe { rt(ctx) };
-                    let base = rt.heap.release_base();
-                    let call = rt.call_builtin(recv, owned, m, rest)?;
-                    // The result is checked before the receiver is released,
-                    // as on the other backends.
-                    let value = checked(rt, site, call.value)?;
-                    let left = if owned && !call.took_receiver { Some(recv) } else { None };
-                    rt.queue_after(base, left, &[]);
-                    // SAFETY: the live context.
-                    unsafe { drive(ctx, base)? };
-                    Ok(value)
+                    let call = unsafe { rt(ctx) }.call_builtin(recv, owned, m, rest)?;
+                    Ok((call.value, (owned && !call.took_receiver).then_some(recv)))
                 }
                 Target::Field { obj, slot, set } => {
                     // SAFETY: field access runs no MIR.
                     let rt = unsafe { rt(ctx) };
-                    let base = rt.heap.release_base();
                     let value = if set {
                         rt.set_field(obj, slot, rest[1]);
                         Value::Null
                     } else {
                         rt.get_field(obj, slot)
                     };
-                    let value = checked(rt, site, value)?;
-                    if owned {
-                        rt.queue_after(base, Some(recv), &[]);
-                    }
-                    // SAFETY: the live context.
-                    unsafe { drive(ctx, base)? };
-                    Ok(value)
+                    Ok((value, owned.then_some(recv)))
                 }
                 Target::Mir { func, with_receiver } => {
                     let full: Args = if with_receiver {
@@ -453,20 +427,12 @@ unsafe fn dynamic(ctx: *mut Ctx, index: usize, site: &Site, args: &[Value]) -> R
                     };
                     // SAFETY: the live context.
                     let value = unsafe { call_checked(ctx, func, &full)? };
-                    if owned {
-                        // SAFETY: after the call.
-                        let rt = unsafe { rt(ctx) };
-                        checked(rt, site, value)?;
-                        let base = rt.heap.release_base();
-                        rt.queue_after(base, Some(recv), &[]);
-                        // SAFETY: the live context.
-                        unsafe { drive(ctx, base)? };
-                    }
-                    Ok(value)
+                    Ok((value, owned.then_some(recv)))
                 }
-            }
+            };
         }
-    }
+    };
+    Ok((value, None))
 }
 
 /// `value`, checked against the site's result type (it stays owned).
