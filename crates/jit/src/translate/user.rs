@@ -19,6 +19,16 @@ use std::collections::HashMap;
 /// A site dispatches inline on at most this many classes.
 const MAX_CLASSES: usize = 4;
 
+/// The blocks of an inline dispatch on a receiver's class.
+struct ClassBranches<T> {
+    /// Where the result joins.
+    done: ir::Block,
+    /// The general path, for any other receiver.
+    slow: ir::Block,
+    /// A block per target, with its class.
+    branches: Vec<(ir::Block, BoxId, T)>,
+}
+
 /// Where compiled code finds each method and field of the user classes.
 pub(crate) struct UserClasses {
     /// Per method name: the classes that define it, and the function each runs.
@@ -84,15 +94,9 @@ impl FnTranslator<'_, '_> {
             .into_iter()
             .filter(|&(c, _)| !self.classes.defines(c, method.sym) && known.is_none_or(|k| k == c))
             .collect();
-        if slots.is_empty() || slots.len() > MAX_CLASSES {
-            return None;
-        }
         let ret = site.ret;
-        let done = self.result_block(ret);
-        let slow = self.b.create_block();
-        let classes: Vec<BoxId> = slots.iter().map(|&(c, _)| c).collect();
-        let branches = self.class_switch(all[0], &classes, known, slow);
-        for (block, (_, slot)) in branches.into_iter().zip(slots) {
+        let ClassBranches { done, slow, branches } = self.class_branches(all[0], slots, known, ret)?;
+        for (block, _, slot) in branches {
             self.b.switch_to_block(block);
             let (_, obj) = self.as_box(all[0]);
             let fields = self.b.ins().load(types::I64, FLAGS, obj, layout::USER_FIELDS as i32);
@@ -143,14 +147,8 @@ impl FnTranslator<'_, '_> {
             .copied()
             .filter(|&(c, f)| direct_fits(self.program, f, &arg_tys, ret) && known.is_none_or(|k| k == c))
             .collect();
-        if targets.is_empty() || targets.len() > MAX_CLASSES {
-            return None;
-        }
-        let done = self.result_block(ret);
-        let slow = self.b.create_block();
-        let classes: Vec<BoxId> = targets.iter().map(|&(c, _)| c).collect();
-        let branches = self.class_switch(all[0], &classes, known, slow);
-        for (block, (class, func)) in branches.into_iter().zip(targets) {
+        let ClassBranches { done, slow, branches } = self.class_branches(all[0], targets, known, ret)?;
+        for (block, class, func) in branches {
             self.b.switch_to_block(block);
             let callee = self.program.func(func);
             let mut args = Vec::new();
@@ -183,6 +181,26 @@ impl FnTranslator<'_, '_> {
             self.b.ins().jump(done, &args);
         }
         Some(self.slow_path((slow, done), site, all))
+    }
+
+    /// An inline dispatch on `recv`'s class over `targets` (none, or more
+    /// than [`MAX_CLASSES`], is no dispatch), a result of type `ret`.
+    fn class_branches<T: Copy>(
+        &mut self,
+        recv: Value,
+        targets: Vec<(BoxId, T)>,
+        known: Option<BoxId>,
+        ret: Option<Type>,
+    ) -> Option<ClassBranches<T>> {
+        if targets.is_empty() || targets.len() > MAX_CLASSES {
+            return None;
+        }
+        let done = self.result_block(ret);
+        let slow = self.b.create_block();
+        let classes: Vec<BoxId> = targets.iter().map(|&(c, _)| c).collect();
+        let blocks = self.class_switch(recv, &classes, known, slow);
+        let branches = blocks.into_iter().zip(targets).map(|(b, (c, t))| (b, c, t)).collect();
+        Some(ClassBranches { done, slow, branches })
     }
 
     /// Branches, from the current block, to one new block per class of
