@@ -161,6 +161,8 @@ pub(crate) struct FnTranslator<'a, 'b> {
     out_slot: Option<ir::StackSlot>,
     /// How many inlined bodies enclose the code being emitted.
     inline_depth: u32,
+    /// MIR instructions inlined into the function so far.
+    inlined: usize,
     /// The views of the bodies the current one is inlined into, of values
     /// live across the inlined call.
     outer_views: Vec<ArrayView>,
@@ -220,9 +222,12 @@ impl<'a> Frame<'a> {
 }
 
 /// Callees at most this many instructions long, without loops, are inlined,
-/// up to this many levels deep (a recursive `fib` unrolls itself twice).
+/// up to this many levels deep (a recursive `fib` unrolls itself three
+/// times), while the function has inlined at most `INLINE_BUDGET`
+/// instructions in all (which bounds its growth, and its compile time).
 const INLINE_MAX_INSTS: usize = 24;
-const INLINE_MAX_DEPTH: u32 = 2;
+const INLINE_MAX_DEPTH: u32 = 3;
+const INLINE_BUDGET: usize = 1000;
 
 impl<'a, 'b> FnTranslator<'a, 'b> {
     #[allow(clippy::too_many_arguments)]
@@ -257,6 +262,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             args_slot: None,
             out_slot: None,
             inline_depth: 0,
+            inlined: 0,
             outer_views: Vec::new(),
         }
     }
@@ -341,12 +347,14 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     /// once, only calls that may repeat (under a loop header), since
     /// inlining costs compile time.
     fn inlines(&self, callee: FuncId) -> bool {
-        let (func, info) = (self.program.func(callee), self.program.info(callee));
         let runs_once = self.inline_depth == 0 && Some(self.frame.id) == self.program.main() && !self.under_loop();
+        let info = self.program.info(callee);
+        let size = inline_size(self.program.func(callee), info);
         !runs_once
             && self.inline_depth < INLINE_MAX_DEPTH
             && info.order.rpo().iter().all(|&b| !info.order.is_loop_header(b))
-            && info.order.rpo().iter().map(|&b| func.blocks[b].insts.len()).sum::<usize>() <= INLINE_MAX_INSTS
+            && size <= INLINE_MAX_INSTS
+            && self.inlined + size <= INLINE_BUDGET
     }
 
     /// A call to `callee` with `args` (of its parameters' types, borrowed):
@@ -403,6 +411,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.outer_views.extend(live);
         let caller = self.swap_frame(callee_frame);
         self.inline_depth += 1;
+        self.inlined += inline_size(func, self.program.info(callee));
         for (p, &a) in func.params.iter().zip(args) {
             self.frame.vals[p.value] = a;
         }
@@ -1321,6 +1330,11 @@ fn borrowed_strings(func: &Function, info: &FuncInfo) -> HashSet<Value> {
         }
     }
     borrowed
+}
+
+/// The size of `func`'s body, for inlining: its reachable instructions.
+fn inline_size(func: &Function, info: &FuncInfo) -> usize {
+    info.order.rpo().iter().map(|&b| func.blocks[b].insts.len()).sum()
 }
 
 fn push_abi_types(out: &mut Vec<ir::Type>, ty: Type) {
