@@ -1180,7 +1180,9 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         }
         let all: Vec<Value> = std::iter::once(recv).chain(args.iter().copied()).collect();
         let const_name = match (method.builtin, args.first()) {
-            (Some(Method::GetField | Method::SetField), Some(&name)) => self.const_str(name),
+            (Some(Method::GetField | Method::SetField), Some(&name)) => {
+                self.const_sym(name).map(|s| self.program.module().sym(s).to_string())
+            }
             _ => None,
         };
         let kind = SiteKind::Method { method, owned };
@@ -1231,11 +1233,11 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         }
     }
 
-    /// The text of `v` if it is a string constant (a field name).
-    fn const_str(&self, v: Value) -> Option<String> {
+    /// The symbol of `v` if it is a string constant (a field name).
+    fn const_sym(&self, v: Value) -> Option<mir::Sym> {
         let mir::ValueDef::Result(def) = self.frame.func.values[v].def else { return None };
         match self.frame.func.insts[def] {
-            InstData::Const { lit: Literal::Str(s) } => Some(self.program.module().sym(s).to_string()),
+            InstData::Const { lit: Literal::Str(s) } => Some(s),
             _ => None,
         }
     }

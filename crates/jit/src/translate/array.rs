@@ -249,25 +249,7 @@ impl FnTranslator<'_, '_> {
                 let etag = self.b.ins().uload8(types::I64, FLAGS, at, layout::VALUE_TAG as i32);
                 if op == ArrayOp::Get {
                     let epay = self.b.ins().load(types::I64, FLAGS, at, layout::VALUE_PAYLOAD as i32);
-                    match ret {
-                        Type::Box => {
-                            self.retain(etag, epay);
-                            self.b.ins().jump(done, &[BlockArg::Value(etag), BlockArg::Value(epay)]);
-                        }
-                        ty => {
-                            let want = match ty {
-                                Type::I64 => layout::TAG_I64,
-                                Type::F64 => layout::TAG_F64,
-                                _ => layout::TAG_BOOL,
-                            };
-                            let fits = self.b.ins().icmp_imm_s(IntCC::Equal, etag, want as i64);
-                            let take = self.b.create_block();
-                            self.b.ins().brif(fits, take, &[], slow, &[]);
-                            self.b.switch_to_block(take);
-                            let v = self.payload_as(epay, ty);
-                            self.b.ins().jump(done, &[BlockArg::Value(v)]);
-                        }
-                    }
+                    self.take_value((etag, epay), ret, (done, slow));
                 } else {
                     // Replacing an object would release it: the runtime does that.
                     let old_obj = self.b.ins().icmp_imm_s(IntCC::Equal, etag, layout::TAG_OBJ as i64);
@@ -315,6 +297,33 @@ impl FnTranslator<'_, '_> {
         let items = self.b.use_var(view.items);
         let offset = self.b.ins().imul_imm_s(i, layout::VALUE_SIZE as i64);
         self.b.ins().iadd(items, offset)
+    }
+
+    /// Jumps to `done` with the value `(tag, payload)` read from a box's
+    /// slot, as a new reference of type `ret`; to `slow` if it is not of
+    /// that type (the general path then reports it).
+    pub(super) fn take_value(
+        &mut self,
+        (tag, payload): (ir::Value, ir::Value),
+        ret: Type,
+        (done, slow): (ir::Block, ir::Block),
+    ) {
+        if ret == Type::Box {
+            self.retain(tag, payload);
+            self.b.ins().jump(done, &[BlockArg::Value(tag), BlockArg::Value(payload)]);
+            return;
+        }
+        let want = match ret {
+            Type::I64 => layout::TAG_I64,
+            Type::F64 => layout::TAG_F64,
+            _ => layout::TAG_BOOL,
+        };
+        let fits = self.b.ins().icmp_imm_s(IntCC::Equal, tag, want as i64);
+        let take = self.b.create_block();
+        self.b.ins().brif(fits, take, &[], slow, &[]);
+        self.b.switch_to_block(take);
+        let v = self.payload_as(payload, ret);
+        self.b.ins().jump(done, &[BlockArg::Value(v)]);
     }
 
     /// Stores `v` (a new reference) into the element at address `at`.

@@ -12,7 +12,7 @@
 use super::{FLAGS, FnTranslator, Repr};
 use crate::ctx::{Site, SiteKind};
 use cranelift_codegen::ir::{self, BlockArg, InstBuilder, condcodes::IntCC, types};
-use mir::{BoxId, FuncId, InstData, Literal, Program, Sym, Type, Value};
+use mir::{BoxId, FuncId, Program, Sym, Type, Value};
 use runtime::{Method, MethodRef, layout};
 use std::collections::HashMap;
 
@@ -113,21 +113,7 @@ impl FnTranslator<'_, '_> {
                 }
                 self.b.ins().jump(done, &args);
             } else {
-                match ret.expect("a bound result") {
-                    Type::Box => {
-                        self.retain(tag, payload);
-                        self.b.ins().jump(done, &[BlockArg::Value(tag), BlockArg::Value(payload)]);
-                    }
-                    ty => {
-                        // Another kind of value: the general path traps.
-                        let fits = self.b.ins().icmp_imm_s(IntCC::Equal, tag, scalar_tag(ty) as i64);
-                        let take = self.b.create_block();
-                        self.b.ins().brif(fits, take, &[], slow, &[]);
-                        self.b.switch_to_block(take);
-                        let v = self.payload_as(payload, ty);
-                        self.b.ins().jump(done, &[BlockArg::Value(v)]);
-                    }
-                }
+                self.take_value((tag, payload), ret.expect("a bound result"), (done, slow));
             }
         }
         Some(self.slow_path((slow, done), site, all))
@@ -257,15 +243,6 @@ impl FnTranslator<'_, '_> {
         let t = self.b.ins().iconst(types::I64, layout::TAG_NULL as i64);
         (t, self.b.ins().iconst(types::I64, 0))
     }
-
-    /// The symbol of `v` if it is a string constant (a field name).
-    fn const_sym(&self, v: Value) -> Option<Sym> {
-        let mir::ValueDef::Result(def) = self.frame.func.values[v].def else { return None };
-        match self.frame.func.insts[def] {
-            InstData::Const { lit: Literal::Str(s) } => Some(s),
-            _ => None,
-        }
-    }
 }
 
 /// Whether a method call with arguments of `arg_tys` (the receiver first)
@@ -282,13 +259,4 @@ fn direct_fits(program: &Program, func: FuncId, arg_tys: &[Type], ret: Option<Ty
         (Some(want), None) => want == Type::Box,
     };
     args_fit && ret_fits
-}
-
-/// The tag of a value of scalar type `ty`.
-fn scalar_tag(ty: Type) -> u8 {
-    match ty {
-        Type::I64 => layout::TAG_I64,
-        Type::F64 => layout::TAG_F64,
-        _ => layout::TAG_BOOL,
-    }
 }
