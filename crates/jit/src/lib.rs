@@ -228,8 +228,6 @@ fn entered_from_runtime(program: &Program) -> Vec<bool> {
     entered
 }
 
-/// The entry point helpers (and [`run`]) call a function through: it reads
-/// the arguments from a `Value` array and writes the result as a `Value`.
 /// A function that calls helper `target` and keeps every register: slow
 /// paths call it, so that values live across them need not leave registers
 /// on the fast path (no register survives a System V call but a few integer
@@ -261,6 +259,8 @@ fn saving_shim(
     Ok(id)
 }
 
+/// The entry point helpers (and [`run`]) call a function through: it reads
+/// the arguments from a `Value` array and writes the result as a `Value`.
 fn trampoline(mut b: FunctionBuilder, module: &mut JITModule, func: &Function, target: ClifFunc) {
     let flags = MemFlagsData::trusted();
     let entry = b.create_block();
