@@ -166,6 +166,9 @@ pub(crate) struct FnTranslator<'a, 'b> {
     /// The views of the bodies the current one is inlined into, of values
     /// live across the inlined call.
     outer_views: Vec<ArrayView>,
+    /// The block that reports each trap code and leaves for each exit: one
+    /// serves every check of the function that raises it.
+    trap_blocks: HashMap<(u32, ir::Block), ir::Block>,
 }
 
 /// The state of one MIR function's body while it is emitted: the function
@@ -264,6 +267,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             inline_depth: 0,
             inlined: 0,
             outer_views: Vec::new(),
+            trap_blocks: HashMap::new(),
         }
     }
 
@@ -526,14 +530,19 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
 
     /// Records trap `code` and leaves through `exit` when `cond` holds.
     fn trap_if(&mut self, cond: ir::Value, code: u32, exit: ir::Block) {
-        let trap = self.b.create_block();
         let cont = self.b.create_block();
-        self.b.ins().brif(cond, trap, &[], cont, &[]);
-        self.b.switch_to_block(trap);
-        self.b.set_cold_block(trap);
-        let code = self.b.ins().iconst(types::I32, code as i64);
-        self.call(self.helpers.trap, &[self.ctx, code]);
-        self.b.ins().jump(exit, &[]);
+        if let Some(&trap) = self.trap_blocks.get(&(code, exit)) {
+            self.b.ins().brif(cond, trap, &[], cont, &[]);
+        } else {
+            let trap = self.b.create_block();
+            self.trap_blocks.insert((code, exit), trap);
+            self.b.ins().brif(cond, trap, &[], cont, &[]);
+            self.b.switch_to_block(trap);
+            self.b.set_cold_block(trap);
+            let code = self.b.ins().iconst(types::I32, code as i64);
+            self.call(self.helpers.trap, &[self.ctx, code]);
+            self.b.ins().jump(exit, &[]);
+        }
         self.b.switch_to_block(cont);
     }
 
