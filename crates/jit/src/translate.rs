@@ -530,13 +530,12 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
 
     /// Records trap `code` and leaves through `exit` when `cond` holds.
     fn trap_if(&mut self, cond: ir::Value, code: u32, exit: ir::Block) {
+        let known = self.trap_blocks.get(&(code, exit)).copied();
+        let trap = known.unwrap_or_else(|| self.b.create_block());
         let cont = self.b.create_block();
-        if let Some(&trap) = self.trap_blocks.get(&(code, exit)) {
-            self.b.ins().brif(cond, trap, &[], cont, &[]);
-        } else {
-            let trap = self.b.create_block();
+        self.b.ins().brif(cond, trap, &[], cont, &[]);
+        if known.is_none() {
             self.trap_blocks.insert((code, exit), trap);
-            self.b.ins().brif(cond, trap, &[], cont, &[]);
             self.b.switch_to_block(trap);
             self.b.set_cold_block(trap);
             let code = self.b.ins().iconst(types::I32, code as i64);
