@@ -246,12 +246,11 @@ impl FnTranslator<'_, '_> {
                 self.b.ins().brif(in_bounds, at_block, &[], slow, &[]);
                 self.b.switch_to_block(at_block);
                 let at = self.element_at(&view, i);
-                let etag = self.b.ins().uload8(types::I64, FLAGS, at, layout::VALUE_TAG as i32);
                 if op == ArrayOp::Get {
-                    let epay = self.b.ins().load(types::I64, FLAGS, at, layout::VALUE_PAYLOAD as i32);
-                    self.take_value((etag, epay), ret, (done, slow));
+                    self.take_value(at, ret, (done, slow));
                 } else {
                     // Replacing an object would release it: the runtime does that.
+                    let etag = self.b.ins().load(types::I8, FLAGS, at, layout::VALUE_TAG as i32);
                     let old_obj = self.b.ins().icmp_imm_s(IntCC::Equal, etag, layout::TAG_OBJ as i64);
                     let store = self.b.create_block();
                     self.b.ins().brif(old_obj, slow, &[], store, &[]);
@@ -299,16 +298,14 @@ impl FnTranslator<'_, '_> {
         self.b.ins().iadd(items, offset)
     }
 
-    /// Jumps to `done` with the value `(tag, payload)` read from a box's
-    /// slot, as a new reference of type `ret`; to `slow` if it is not of
-    /// that type (the general path then reports it).
-    pub(super) fn take_value(
-        &mut self,
-        (tag, payload): (ir::Value, ir::Value),
-        ret: Type,
-        (done, slow): (ir::Block, ir::Block),
-    ) {
+    /// Jumps to `done` with the value in the slot at `at` (an element or a
+    /// field), as a new reference of type `ret`; to `slow` if it is not of
+    /// that type (the general path then reports it). A scalar is read at its
+    /// own type: a float goes straight to a float register.
+    pub(super) fn take_value(&mut self, at: ir::Value, ret: Type, (done, slow): (ir::Block, ir::Block)) {
         if ret == Type::Box {
+            let tag = self.b.ins().uload8(types::I64, FLAGS, at, layout::VALUE_TAG as i32);
+            let payload = self.b.ins().load(types::I64, FLAGS, at, layout::VALUE_PAYLOAD as i32);
             self.retain(tag, payload);
             self.b.ins().jump(done, &[BlockArg::Value(tag), BlockArg::Value(payload)]);
             return;
@@ -318,11 +315,13 @@ impl FnTranslator<'_, '_> {
             Type::F64 => layout::TAG_F64,
             _ => layout::TAG_BOOL,
         };
+        let tag = self.b.ins().load(types::I8, FLAGS, at, layout::VALUE_TAG as i32);
         let fits = self.b.ins().icmp_imm_s(IntCC::Equal, tag, want as i64);
         let take = self.b.create_block();
         self.b.ins().brif(fits, take, &[], slow, &[]);
         self.b.switch_to_block(take);
-        let v = self.payload_as(payload, ret);
+        // Only a bool's low byte is defined, and it comes first.
+        let v = self.b.ins().load(super::scalar_type(ret), FLAGS, at, layout::VALUE_PAYLOAD as i32);
         self.b.ins().jump(done, &[BlockArg::Value(v)]);
     }
 
@@ -334,6 +333,11 @@ impl FnTranslator<'_, '_> {
         }
         let tag = self.b.ins().ireduce(types::I8, t);
         self.b.ins().store(FLAGS, tag, at, layout::VALUE_TAG as i32);
-        self.b.ins().store(FLAGS, p, at, layout::VALUE_PAYLOAD as i32);
+        // A float is stored from its own register.
+        let payload = match self.repr(v) {
+            Repr::Scalar(x) if self.ty(v) == Type::F64 => x,
+            _ => p,
+        };
+        self.b.ins().store(FLAGS, payload, at, layout::VALUE_PAYLOAD as i32);
     }
 }

@@ -101,9 +101,9 @@ impl FnTranslator<'_, '_> {
             let (_, obj) = self.as_box(all[0]);
             let fields = self.b.ins().load(types::I64, FLAGS, obj, layout::USER_FIELDS as i32);
             let at = self.b.ins().iadd_imm_s(fields, (slot * layout::VALUE_SIZE) as i64);
-            let tag = self.b.ins().uload8(types::I64, FLAGS, at, layout::VALUE_TAG as i32);
-            let payload = self.b.ins().load(types::I64, FLAGS, at, layout::VALUE_PAYLOAD as i32);
             if set {
+                let tag = self.b.ins().uload8(types::I64, FLAGS, at, layout::VALUE_TAG as i32);
+                let payload = self.b.ins().load(types::I64, FLAGS, at, layout::VALUE_PAYLOAD as i32);
                 self.store_element(at, all[2]);
                 self.release(tag, payload);
                 let mut args = Vec::new();
@@ -113,7 +113,7 @@ impl FnTranslator<'_, '_> {
                 }
                 self.b.ins().jump(done, &args);
             } else {
-                self.take_value((tag, payload), ret.expect("a bound result"), (done, slow));
+                self.take_value(at, ret.expect("a bound result"), (done, slow));
             }
         }
         Some(self.slow_path((slow, done), site, all))
