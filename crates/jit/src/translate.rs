@@ -459,10 +459,10 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     /// Emits a fast path's `slow` block: the runtime call at `site`, then a
     /// jump to `done` with its result. Continues at `done`; returns the result.
     fn slow_path(&mut self, (slow, done): (ir::Block, ir::Block), site: Site, all: &[Value]) -> Repr {
-        self.b.switch_to_block(slow);
-        self.b.set_cold_block(slow);
+        let first = self.enter_cold(slow);
         let bound = site.ret.is_some();
         let repr = self.dynamic(site, all, true);
+        self.cold_since(first);
         let mut values = Vec::new();
         if bound {
             repr.push_to(&mut values);
@@ -471,6 +471,22 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.b.ins().jump(done, &args);
         self.b.switch_to_block(done);
         Repr::from_values(self.b.block_params(done))
+    }
+
+    /// Starts emitting the cold `block`; returns what [`Self::cold_since`]
+    /// takes at the end of the path.
+    fn enter_cold(&mut self, block: ir::Block) -> usize {
+        self.b.switch_to_block(block);
+        self.b.set_cold_block(block);
+        self.b.func.dfg.num_blocks()
+    }
+
+    /// Marks cold the blocks created since `first`: the rest of a path that
+    /// only a cold block reaches, so the hot code around it stays contiguous.
+    fn cold_since(&mut self, first: usize) {
+        for k in first..self.b.func.dfg.num_blocks() {
+            self.b.set_cold_block(ir::Block::from_u32(k as u32));
+        }
     }
 
     /// Makes `frame` the function being emitted; returns the one it replaces.
@@ -577,10 +593,10 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         } else {
             self.b.ins().brif(flag, slow, &[], cont, &[]);
         }
-        self.b.switch_to_block(slow);
-        self.b.set_cold_block(slow);
+        let first = self.enter_cold(slow);
         self.call(self.helpers.safepoint_saving, &[self.ctx]);
         self.check_trapped();
+        self.cold_since(first);
         self.b.ins().jump(cont, &[]);
         self.b.switch_to_block(cont);
     }
@@ -631,11 +647,11 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         let rc = self.b.ins().iadd_imm_s(rc, -1);
         self.b.ins().store(FLAGS, rc, payload, layout::OBJ_RC as i32);
         self.b.ins().jump(cont, &[]);
-        self.b.switch_to_block(last);
-        self.b.set_cold_block(last);
+        let first = self.enter_cold(last);
         self.publish_depth();
         self.call_checked(self.helpers.release, &[self.ctx, payload]);
         self.clobbered();
+        self.cold_since(first);
         self.b.ins().jump(cont, &[]);
         self.b.switch_to_block(cont);
     }
