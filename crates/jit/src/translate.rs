@@ -817,8 +817,13 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     /// its results, so it emits no code. Integers are left to float:
     /// recomputing an add beats keeping it in a register (loop ran 13%
     /// slower with every integer result anchored too).
+    ///
+    /// The bitcast states its (native) byte order so that it differs from
+    /// the one that boxes `x` for a slow path: that one is computed in the
+    /// slow path, this one nowhere.
     fn anchor_float(&mut self, x: ir::Value) {
-        let bits = self.b.ins().bitcast(types::I64, MemFlagsData::new(), x);
+        let flags = MemFlagsData::new().with_endianness(ir::Endianness::Little);
+        let bits = self.b.ins().bitcast(types::I64, flags, x);
         let zero = self.b.ins().iconst(types::I64, 0);
         self.b.ins().uadd_overflow(bits, zero);
     }
