@@ -198,6 +198,8 @@ struct Frame<'a> {
     borrowed: HashSet<Value>,
     /// For a method inlined behind a class check: the receiver's class.
     self_class: Option<mir::BoxId>,
+    /// The array element known to hold a scalar (see `array::KnownElement`).
+    known: array::KnownElement,
 }
 
 impl<'a> Frame<'a> {
@@ -220,6 +222,7 @@ impl<'a> Frame<'a> {
             inline_return: None,
             borrowed: borrowed_strings(func, program.info(id)),
             self_class: None,
+            known: None,
         }
     }
 }
@@ -433,6 +436,8 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         let id = self.b.ins().iconst(types::I32, callee.as_u32() as i64);
         self.call(self.helpers.unwind, &[self.ctx, id]);
         self.swap_frame(caller);
+        // The body may have stored anything anywhere.
+        self.frame.known = None;
         self.inline_depth -= 1;
         self.outer_views.truncate(outer);
         self.b.ins().jump(self.frame.trap_exit, &[]);
@@ -668,6 +673,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     fn block(&mut self, block: Block) {
         let func = self.frame.func;
         self.frame.current = block;
+        self.frame.known = None;
         self.frame.last_use = array::last_uses(func, block, &self.frame.view_plan);
         for (k, &inst) in func.blocks[block].insts.iter().enumerate() {
             self.frame.position = Position::At(k);

@@ -120,6 +120,33 @@ pub(super) fn last_uses(func: &Function, block: mir::Block, plan: &HashMap<Value
     last
 }
 
+/// The element the last inline `get` or `set` reached, as `(receiver,
+/// index)` values, if it holds a scalar with this tag whenever the index
+/// passes the receiver's bounds check.
+///
+/// A `get` of a scalar type that returns has seen the element's tag: its
+/// fast path checks it, and its general path traps on any other type (and
+/// on an index out of bounds). A `set` of a scalar over a known element has
+/// nothing to release, so neither path runs code. The next `get` of that
+/// type then reads the payload after the bounds check alone, and the next
+/// `set` of a scalar stores without looking for an object to release (and
+/// without the tag byte when it is unchanged): nbody's `v = get(i)` then
+/// `set(i, v - dv)`. One element only: every other inline access, and any
+/// helper that may run code (see `clobbered`), may store an object into it
+/// through another value of the same array, so each replaces or forgets it;
+/// so do an inlined body and the start of a block.
+pub(super) type KnownElement = Option<(Value, Value, u8)>;
+
+/// The tag of a scalar of type `ty`.
+fn scalar_tag(ty: Type) -> Option<u8> {
+    match ty {
+        Type::I64 => Some(layout::TAG_I64),
+        Type::F64 => Some(layout::TAG_F64),
+        Type::Bool => Some(layout::TAG_BOOL),
+        Type::Box => None,
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum ArrayOp {
     Get,
@@ -181,6 +208,7 @@ impl FnTranslator<'_, '_> {
     /// After a helper that may have run code: reads again the views of the
     /// values still live here and in the bodies this one is inlined into.
     pub(super) fn clobbered(&mut self) {
+        self.frame.known = None;
         let mut live: Vec<ArrayView> = self.live_views();
         live.extend_from_slice(&self.outer_views);
         for view in &live {
@@ -236,6 +264,10 @@ impl FnTranslator<'_, '_> {
                 Vec::new()
             }
         };
+        let known = match (op, self.frame.known.take()) {
+            (ArrayOp::Get | ArrayOp::Set, Some((r, i, tag))) if (r, i) == (all[0], all[1]) => Some(tag),
+            _ => None,
+        };
         match op {
             ArrayOp::Get | ArrayOp::Set => {
                 let view = self.view(all[0], Needs { len: true, cap: false });
@@ -247,15 +279,23 @@ impl FnTranslator<'_, '_> {
                 self.b.switch_to_block(at_block);
                 let at = self.element_at(&view, i);
                 if op == ArrayOp::Get {
-                    self.take_value(at, ret, (done, slow));
+                    match scalar_tag(ret) {
+                        Some(tag) if known == Some(tag) => {
+                            let v = self.b.ins().load(super::scalar_type(ret), FLAGS, at, layout::VALUE_PAYLOAD as i32);
+                            self.b.ins().jump(done, &[BlockArg::Value(v)]);
+                        }
+                        _ => self.take_value(at, ret, (done, slow)),
+                    }
                 } else {
-                    // Replacing an object would release it: the runtime does that.
-                    let etag = self.b.ins().load(types::I8, FLAGS, at, layout::VALUE_TAG as i32);
-                    let old_obj = self.b.ins().icmp_imm_s(IntCC::Equal, etag, layout::TAG_OBJ as i64);
-                    let store = self.b.create_block();
-                    self.b.ins().brif(old_obj, slow, &[], store, &[]);
-                    self.b.switch_to_block(store);
-                    self.store_element(at, all[2]);
+                    if known.is_none() {
+                        // Replacing an object would release it: the runtime does that.
+                        let etag = self.b.ins().load(types::I8, FLAGS, at, layout::VALUE_TAG as i32);
+                        let old_obj = self.b.ins().icmp_imm_s(IntCC::Equal, etag, layout::TAG_OBJ as i64);
+                        let store = self.b.create_block();
+                        self.b.ins().brif(old_obj, slow, &[], store, &[]);
+                        self.b.switch_to_block(store);
+                    }
+                    self.store_element(at, all[2], known);
                     let args = null(self);
                     self.b.ins().jump(done, &args);
                 }
@@ -272,7 +312,7 @@ impl FnTranslator<'_, '_> {
                 self.b.ins().brif(room, store, &[], slow, &[]);
                 self.b.switch_to_block(store);
                 let at = self.element_at(&view, len);
-                self.store_element(at, all[1]);
+                self.store_element(at, all[1], None);
                 let len = self.b.ins().iadd_imm_s(len, 1);
                 self.b.ins().store(FLAGS, len, view.source, layout::ARRAY_LEN as i32);
                 if let Some(var) = view.len {
@@ -288,7 +328,17 @@ impl FnTranslator<'_, '_> {
             ArrayOp::Set => Some(FastOp::MapSet),
             ArrayOp::Push => None,
         };
-        self.slow_path((slow, done), Site { fast: next, ..Site::new(kind, result.map(|_| ret)) }, all)
+        let repr = self.slow_path((slow, done), Site { fast: next, ..Site::new(kind, result.map(|_| ret)) }, all);
+        // What the element holds now, if the general path cannot have run
+        // code that stores into it: a `get` that returned a scalar, or a
+        // `set` of a scalar that had nothing to release.
+        let now = match op {
+            ArrayOp::Get => scalar_tag(ret),
+            ArrayOp::Set if known.is_some() => scalar_tag(self.ty(all[2])),
+            _ => None,
+        };
+        self.frame.known = now.map(|tag| (all[0], all[1], tag));
+        repr
     }
 
     /// The address of element `i` of the viewed array.
@@ -325,14 +375,18 @@ impl FnTranslator<'_, '_> {
         self.b.ins().jump(done, &[BlockArg::Value(v)]);
     }
 
-    /// Stores `v` (a new reference) into the element at address `at`.
-    pub(super) fn store_element(&mut self, at: ir::Value, v: Value) {
+    /// Stores `v` (a new reference) into the slot at address `at`, whose tag
+    /// may be `known` (see [`KnownElement`]).
+    pub(super) fn store_element(&mut self, at: ir::Value, v: Value, known: Option<u8>) {
         let (t, p) = self.as_box(v);
-        if self.ty(v) == Type::Box {
+        let stored = scalar_tag(self.ty(v));
+        if stored.is_none() {
             self.retain(t, p);
         }
-        let tag = self.b.ins().ireduce(types::I8, t);
-        self.b.ins().store(FLAGS, tag, at, layout::VALUE_TAG as i32);
+        if stored.is_none() || stored != known {
+            let tag = self.b.ins().ireduce(types::I8, t);
+            self.b.ins().store(FLAGS, tag, at, layout::VALUE_TAG as i32);
+        }
         // A float is stored from its own register.
         let payload = match self.repr(v) {
             Repr::Scalar(x) if self.ty(v) == Type::F64 => x,

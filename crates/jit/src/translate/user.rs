@@ -104,7 +104,7 @@ impl FnTranslator<'_, '_> {
             if set {
                 let tag = self.b.ins().uload8(types::I64, FLAGS, at, layout::VALUE_TAG as i32);
                 let payload = self.b.ins().load(types::I64, FLAGS, at, layout::VALUE_PAYLOAD as i32);
-                self.store_element(at, all[2]);
+                self.store_element(at, all[2], None);
                 self.release(tag, payload);
                 let mut args = Vec::new();
                 if ret.is_some() {
