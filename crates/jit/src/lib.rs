@@ -14,17 +14,18 @@ mod translate;
 
 use crate::ctx::Ctx;
 use crate::translate::{FnTranslator, Helpers, Tables, UserClasses, scalar_type, signature};
+use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{self, AbiParam, InstBuilder, MemFlagsData, UserFuncName, types};
-use cranelift_codegen::isa::CallConv;
+use cranelift_codegen::isa::{CallConv, TargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{FuncId as ClifFunc, Linkage, Module, default_libcall_names};
+use cranelift_module::{FuncId as ClifFunc, Linkage, Module, ModuleReloc, default_libcall_names};
 use mir::{Function, Program, Type};
 use runtime::{Runtime, TrapReport, Value, layout};
 use std::cell::Cell;
 use std::fmt::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Why a program cannot be compiled.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -91,11 +92,13 @@ fn codegen(e: impl std::fmt::Debug) -> JitError {
     JitError::Codegen(format!("{e:?}"))
 }
 
-fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Result<JitCode, JitError> {
+/// The host's ISA: optimizing, or compiling quickly for code that runs once.
+fn native_isa(optimize: bool) -> Result<Arc<dyn TargetIsa>, JitError> {
     let isa_builder = cranelift_native::builder().map_err(|m| JitError::Unsupported(m.to_string()))?;
     let mut flags = settings::builder();
     for (name, value) in [
-        ("opt_level", "speed"),
+        ("opt_level", if optimize { "speed" } else { "none" }),
+        ("regalloc_algorithm", if optimize { "backtracking" } else { "single_pass" }),
         ("use_colocated_libcalls", "false"),
         ("is_pic", "false"),
         ("enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" }),
@@ -104,7 +107,12 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
     ] {
         flags.set(name, value).map_err(codegen)?;
     }
-    let isa = isa_builder.finish(settings::Flags::new(flags)).map_err(|e| JitError::Unsupported(e.to_string()))?;
+    isa_builder.finish(settings::Flags::new(flags)).map_err(|e| JitError::Unsupported(e.to_string()))
+}
+
+fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Result<JitCode, JitError> {
+    let isa = native_isa(true)?;
+    let quick_isa = native_isa(false)?;
     let mut jb = JITBuilder::with_isa(isa, default_libcall_names());
     let symbols: [(&str, *const u8); 9] = [
         ("mir13_unwind", helpers::mir13_unwind as *const u8),
@@ -147,6 +155,7 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
     let mut tramp_sig = module.make_signature();
     tramp_sig.params.extend([AbiParam::new(i64t), AbiParam::new(i64t), AbiParam::new(i64t)]);
     let entered = entered_from_runtime(program);
+    let once = runs_once(program, &entered);
     for (i, (_, func)) in funcs.iter().enumerate() {
         let sig = signature(&module, func);
         ids.push(module.declare_function(&format!("f{i}"), Linkage::Local, &sig).map_err(codegen)?);
@@ -165,11 +174,13 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
         cx.func.signature = signature(&module, func);
         cx.func.name = UserFuncName::user(0, i as u32);
         let b = FunctionBuilder::new(&mut cx.func, &mut fcx);
-        FnTranslator::new(program, id, b, &mut module, &helpers, &ids, &classes, &mut tables, metered).translate();
+        FnTranslator::new(program, id, b, &mut module, &helpers, &ids, &classes, &mut tables, metered, once[i])
+            .translate();
         if let Some(text) = clif.as_deref_mut() {
             let _ = writeln!(text, "; @{name}\n{}", cx.func.display());
         }
-        module.define_function(ids[i], &mut cx).map_err(|e| JitError::Codegen(format!("@{name}: {e:?}")))?;
+        let quick = once[i].then_some(&*quick_isa);
+        define(&mut module, &mut cx, ids[i], quick).map_err(|e| JitError::Codegen(format!("@{name}: {e}")))?;
         module.clear_context(&mut cx);
 
         if let Some(tramp) = tramps[i] {
@@ -177,7 +188,7 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
             cx.func.name = UserFuncName::user(1, i as u32);
             let b = FunctionBuilder::new(&mut cx.func, &mut fcx);
             trampoline(b, &mut module, func, ids[i]);
-            module.define_function(tramp, &mut cx).map_err(|e| JitError::Codegen(format!("@{name}: {e:?}")))?;
+            define(&mut module, &mut cx, tramp, quick).map_err(|e| JitError::Codegen(format!("@{name}: {e}")))?;
             module.clear_context(&mut cx);
         }
         names.push(name);
@@ -226,6 +237,77 @@ fn entered_from_runtime(program: &Program) -> Vec<bool> {
         }
     }
     entered
+}
+
+/// Compiles the function in `cx` as `id`, with the module's ISA or the
+/// `quick` one.
+fn define(
+    module: &mut JITModule,
+    cx: &mut cranelift_codegen::Context,
+    id: ClifFunc,
+    quick: Option<&dyn TargetIsa>,
+) -> Result<(), String> {
+    let Some(isa) = quick else {
+        return module.define_function(id, cx).map_err(|e| format!("{e:?}"));
+    };
+    cx.compile(isa, &mut ControlPlane::default()).map_err(|e| format!("{:?}", e.inner))?;
+    let code = cx.compiled_code().expect("compiled just above");
+    let relocs: Vec<ModuleReloc> =
+        code.buffer.relocs().iter().map(|r| ModuleReloc::from_mach_reloc(r, &cx.func, id)).collect();
+    module
+        .define_function_bytes(id, code.buffer.alignment as u64, code.code_buffer(), &relocs)
+        .map_err(|e| format!("{e:?}"))
+}
+
+/// The functions that run a few times at most, compiled quickly rather
+/// than well (most of a short run's time is compiling): `@main` without
+/// loops, and loop-free functions that are never entered from the runtime
+/// (no method, no function value) and are called only from code that runs
+/// once itself, `@main` outside its loops or another such function. A
+/// recursive function calls itself from code that does not, so it is never
+/// one.
+fn runs_once(program: &Program, entered: &[bool]) -> Vec<bool> {
+    let funcs = &program.module().funcs;
+    let loop_free = |id: mir::FuncId| {
+        let info = program.info(id);
+        info.order.rpo().iter().all(|&b| !info.order.is_loop_header(b))
+    };
+    let mut callers: Vec<Vec<(mir::FuncId, mir::Block)>> = vec![Vec::new(); funcs.len()];
+    for (g, func) in funcs.iter() {
+        for &block in program.info(g).order.rpo() {
+            for &inst in &func.blocks[block].insts {
+                if let mir::InstData::Call { callee: mir::Callee::Direct(sym), .. } = func.insts[inst]
+                    && let Some(f) = program.func_id(sym)
+                {
+                    callers[f.as_u32() as usize].push((g, block));
+                }
+            }
+        }
+    }
+    let main = program.main();
+    let mut once = vec![false; funcs.len()];
+    if let Some(m) = main {
+        once[m.as_u32() as usize] = loop_free(m) && callers[m.as_u32() as usize].is_empty();
+    }
+    let runs_once_at = |once: &[bool], (g, block): (mir::FuncId, mir::Block)| {
+        once[g.as_u32() as usize] || (Some(g) == main && !translate::under_loop(program.info(g), block))
+    };
+    loop {
+        let mut changed = false;
+        for (f, _) in funcs.iter() {
+            let i = f.as_u32() as usize;
+            if once[i] || entered[i] || callers[i].is_empty() || !loop_free(f) {
+                continue;
+            }
+            if callers[i].iter().all(|&site| runs_once_at(&once, site)) {
+                once[i] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            return once;
+        }
+    }
 }
 
 /// A function that calls helper `target` and keeps every register: slow
@@ -398,4 +480,94 @@ pub fn run(code: &JitCode, program: &Program, rt: &mut Runtime) -> Result<Option
     rt.heap.push_releases(strings.iter().copied());
     let _ = rt.heap.drive(base);
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    /// The functions of `src` that [`super::runs_once`] picks, by name.
+    fn once(src: &str) -> Vec<String> {
+        let parsed = mir::parse(src).expect("the test module parses");
+        let program = mir::Program::new(parsed.module, None, &mir::NoExterns).expect("the test module verifies");
+        let once = super::runs_once(&program, &super::entered_from_runtime(&program));
+        let funcs = &program.module().funcs;
+        funcs
+            .iter()
+            .filter(|(id, _)| once[id.as_u32() as usize])
+            .map(|(_, f)| program.module().sym(f.name).to_string())
+            .collect()
+    }
+
+    #[test]
+    fn only_code_that_runs_once_is_compiled_quickly() {
+        let src = "\
+box B {
+  method m @B.m
+}
+
+func @B.m(%self: box) -> i64 {
+entry:
+  return 1
+}
+
+func @leaf(%x: i64) -> i64 {
+entry:
+  %y = binop add %x, 1
+  return %y
+}
+
+func @setup(%x: i64) -> i64 {
+entry:
+  %y = call @leaf(%x)
+  return %y
+}
+
+func @rec(%n: i64) -> i64 {
+entry:
+  %small = compare lt %n, 1
+  branch %small, base, step
+base:
+  return 0
+step:
+  %m = binop sub %n, 1
+  %r = call @rec(%m)
+  return %r
+}
+
+func @looped(%n: i64) -> i64 {
+entry:
+  jump head
+head:
+  %i = phi i64 [0, entry], [%i2, head]
+  %i2 = binop add %i, 1
+  %more = compare lt %i2, %n
+  branch %more, head, out
+out:
+  return %i2
+}
+
+func @in_loop(%x: i64) -> i64 {
+entry:
+  return %x
+}
+
+func @main() -> i64 {
+entry:
+  %a = call @setup(1)
+  %b = call @rec(3)
+  %c = call @looped(3)
+  jump head
+head:
+  %i = phi i64 [0, entry], [%i2, head]
+  %d = call @in_loop(%i)
+  %i2 = binop add %i, 1
+  %more = compare lt %i2, 3
+  branch %more, head, out
+out:
+  return %a
+}
+";
+        assert_eq!(once(src), ["leaf", "setup"]);
+        let no_loop = "func @f() -> i64 {\nentry:\n  return 1\n}\n\nfunc @main() -> i64 {\nentry:\n  %x = call @f()\n  return %x\n}\n";
+        assert_eq!(once(no_loop), ["f", "main"]);
+    }
 }

@@ -150,6 +150,9 @@ pub(crate) struct FnTranslator<'a, 'b> {
     tables: &'a mut Tables,
     /// Whether safepoints charge fuel (only runs with a fuel limit need it).
     metered: bool,
+    /// Whether the function runs a few times at most (see `runs_once` in
+    /// the crate root): it inlines nothing.
+    runs_once: bool,
     imported: HashMap<ClifFunc, ir::FuncRef>,
     ctx: ir::Value,
     /// `Ctx::fuel` (metered code only) and `Ctx::interrupt`, loaded once on entry.
@@ -227,6 +230,19 @@ impl<'a> Frame<'a> {
     }
 }
 
+/// Whether a loop header dominates `block` (so it may run more than once,
+/// or after a loop).
+pub(crate) fn under_loop(info: &FuncInfo, block: Block) -> bool {
+    let mut at = Some(block);
+    while let Some(b) = at {
+        if info.order.is_loop_header(b) {
+            return true;
+        }
+        at = info.domtree.idom(b).filter(|&d| d != b);
+    }
+    false
+}
+
 /// Callees at most this many instructions long, without loops, are inlined,
 /// up to this many levels deep (a recursive `fib` unrolls itself three
 /// times), while the function has inlined at most `INLINE_BUDGET`
@@ -247,6 +263,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         classes: &'a UserClasses,
         tables: &'a mut Tables,
         metered: bool,
+        runs_once: bool,
     ) -> Self {
         let trap_exit = b.create_block();
         let trap_return = b.create_block();
@@ -260,6 +277,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             classes,
             tables,
             metered,
+            runs_once,
             imported: HashMap::new(),
             ctx: ir::Value::from_u32(0),
             fuel_at: ir::Value::from_u32(0),
@@ -354,7 +372,8 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     /// once, only calls that may repeat (under a loop header), since
     /// inlining costs compile time.
     fn inlines(&self, callee: FuncId) -> bool {
-        let runs_once = self.inline_depth == 0 && Some(self.frame.id) == self.program.main() && !self.under_loop();
+        let main_once = Some(self.frame.id) == self.program.main() && !under_loop(self.frame.info, self.frame.current);
+        let runs_once = self.inline_depth == 0 && (self.runs_once || main_once);
         let info = self.program.info(callee);
         let size = inline_size(self.program.func(callee), info);
         !runs_once
@@ -384,20 +403,6 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             Some(_) => Some(Repr::Scalar(results[0])),
             None => None,
         }
-    }
-
-    /// Whether a loop header dominates the current block (so it may run
-    /// more than once, or after a loop).
-    fn under_loop(&self) -> bool {
-        let info = self.frame.info;
-        let mut block = Some(self.frame.current);
-        while let Some(b) = block {
-            if info.order.is_loop_header(b) {
-                return true;
-            }
-            block = info.domtree.idom(b).filter(|&d| d != b);
-        }
-        false
     }
 
     /// Emits a direct call's callee in place. Everything a call does is kept:
