@@ -104,6 +104,7 @@ fn native_isa(optimize: bool) -> Result<Arc<dyn TargetIsa>, JitError> {
         ("enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" }),
         ("enable_probestack", "true"),
         ("probestack_strategy", "inline"),
+        ("machine_code_cfg_info", "true"),
     ] {
         flags.set(name, value).map_err(codegen)?;
     }
@@ -113,7 +114,7 @@ fn native_isa(optimize: bool) -> Result<Arc<dyn TargetIsa>, JitError> {
 fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Result<JitCode, JitError> {
     let isa = native_isa(true)?;
     let quick_isa = native_isa(false)?;
-    let mut jb = JITBuilder::with_isa(isa, default_libcall_names());
+    let mut jb = JITBuilder::with_isa(Arc::clone(&isa), default_libcall_names());
     let symbols: [(&str, *const u8); 9] = [
         ("mir13_unwind", helpers::mir13_unwind as *const u8),
         ("mir13_trap", helpers::mir13_trap as *const u8),
@@ -179,8 +180,8 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
         if let Some(text) = clif.as_deref_mut() {
             let _ = writeln!(text, "; @{name}\n{}", cx.func.display());
         }
-        let quick = once[i].then_some(&*quick_isa);
-        define(&mut module, &mut cx, ids[i], quick).map_err(|e| JitError::Codegen(format!("@{name}: {e}")))?;
+        let isa = if once[i] { &*quick_isa } else { &*isa };
+        define(&mut module, &mut cx, ids[i], isa).map_err(|e| JitError::Codegen(format!("@{name}: {e}")))?;
         module.clear_context(&mut cx);
 
         if let Some(tramp) = tramps[i] {
@@ -188,7 +189,7 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
             cx.func.name = UserFuncName::user(1, i as u32);
             let b = FunctionBuilder::new(&mut cx.func, &mut fcx);
             trampoline(b, &mut module, func, ids[i]);
-            define(&mut module, &mut cx, tramp, quick).map_err(|e| JitError::Codegen(format!("@{name}: {e}")))?;
+            define(&mut module, &mut cx, tramp, isa).map_err(|e| JitError::Codegen(format!("@{name}: {e}")))?;
             module.clear_context(&mut cx);
         }
         names.push(name);
@@ -239,24 +240,69 @@ fn entered_from_runtime(program: &Program) -> Vec<bool> {
     entered
 }
 
-/// Compiles the function in `cx` as `id`, with the module's ISA or the
-/// `quick` one.
+/// Compiles the function in `cx` as `id` with `isa`. On x86-64, a function
+/// with a loop starts with as many bytes of `nop` as place its tightest
+/// loop's header where the fetch unit takes it well (see [`loop_padding`]).
 fn define(
     module: &mut JITModule,
     cx: &mut cranelift_codegen::Context,
     id: ClifFunc,
-    quick: Option<&dyn TargetIsa>,
+    isa: &dyn TargetIsa,
 ) -> Result<(), String> {
-    let Some(isa) = quick else {
-        return module.define_function(id, cx).map_err(|e| format!("{e:?}"));
-    };
     cx.compile(isa, &mut ControlPlane::default()).map_err(|e| format!("{:?}", e.inner))?;
     let code = cx.compiled_code().expect("compiled just above");
-    let relocs: Vec<ModuleReloc> =
-        code.buffer.relocs().iter().map(|r| ModuleReloc::from_mach_reloc(r, &cx.func, id)).collect();
-    module
-        .define_function_bytes(id, code.buffer.alignment as u64, code.code_buffer(), &relocs)
-        .map_err(|e| format!("{e:?}"))
+    let pad = if isa.name() == "x64" { loop_padding(&code.bb_edges) } else { 0 };
+    let mut bytes = x64_nops(pad);
+    bytes.extend_from_slice(code.code_buffer());
+    let relocs: Vec<ModuleReloc> = code
+        .buffer
+        .relocs()
+        .iter()
+        .map(|r| ModuleReloc { offset: r.offset + pad, ..ModuleReloc::from_mach_reloc(r, &cx.func, id) })
+        .collect();
+    let align = if pad > 0 { LOOP_LINE } else { code.buffer.alignment };
+    module.define_function_bytes(id, align as u64, &bytes, &relocs).map_err(|e| format!("{e:?}"))
+}
+
+/// A padded function starts on a line of this many bytes, and its loop
+/// header `LOOP_AT` bytes into one.
+const LOOP_LINE: u32 = 64;
+const LOOP_AT: u32 = 32;
+
+/// How many bytes before a function's code put the header of its tightest
+/// loop (the target of the shortest backward branch) `LOOP_AT` bytes into a
+/// `LOOP_LINE`. Cranelift does not align loops, and where a small loop
+/// starts matters: on this machine's AMD EPYC, `loop.mir` took 113 ms with
+/// its header at a line's start or 4 bytes before it, and 92 ms anywhere
+/// between (spectralnorm 27.7 against 25.6 ms); 32 is also the alignment
+/// Intel's decoded-instruction cache wants.
+fn loop_padding(edges: &[(u32, u32)]) -> u32 {
+    let tightest = edges.iter().filter(|(from, to)| to <= from).min_by_key(|(from, to)| from - to);
+    tightest.map_or(0, |&(_, header)| (LOOP_LINE + LOOP_AT - header % LOOP_LINE) % LOOP_LINE)
+}
+
+/// `n` bytes of x86-64 `nop`, in as few instructions as the recommended
+/// encodings allow (at most 9 bytes each).
+fn x64_nops(n: u32) -> Vec<u8> {
+    const NOPS: [&[u8]; 9] = [
+        &[0x90],
+        &[0x66, 0x90],
+        &[0x0f, 0x1f, 0x00],
+        &[0x0f, 0x1f, 0x40, 0x00],
+        &[0x0f, 0x1f, 0x44, 0x00, 0x00],
+        &[0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00],
+        &[0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00],
+        &[0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+        &[0x66, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+    ];
+    let mut bytes = Vec::with_capacity(n as usize);
+    let mut left = n as usize;
+    while left > 0 {
+        let nop = NOPS[left.min(NOPS.len()) - 1];
+        bytes.extend_from_slice(nop);
+        left -= nop.len();
+    }
+    bytes
 }
 
 /// The functions that run a few times at most, compiled quickly rather
@@ -495,6 +541,19 @@ mod tests {
             .filter(|(id, _)| once[id.as_u32() as usize])
             .map(|(_, f)| program.module().sym(f.name).to_string())
             .collect()
+    }
+
+    #[test]
+    fn padding_places_the_tightest_loop_header() {
+        // A forward edge, an outer loop back to 0x40, the inner one to 0x7d.
+        let edges = [(0x10, 0x20), (0x200, 0x40), (0x90, 0x7d)];
+        let pad = super::loop_padding(&edges);
+        assert!(pad < super::LOOP_LINE);
+        assert_eq!((0x7d + pad) % super::LOOP_LINE, super::LOOP_AT);
+        assert_eq!(super::loop_padding(&[(0x10, 0x20)]), 0, "no loop, no padding");
+        for n in 0..super::LOOP_LINE {
+            assert_eq!(super::x64_nops(n).len(), n as usize);
+        }
     }
 
     #[test]
