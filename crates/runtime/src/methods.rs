@@ -122,7 +122,6 @@ impl Runtime {
     }
 
     /// What `recv.method(...)` runs.
-    #[inline]
     pub fn dispatch(&self, recv: Value, method: MethodRef) -> Result<Dispatch, Trap> {
         let name = || self.program().module().sym(method.sym).to_string();
         match recv {

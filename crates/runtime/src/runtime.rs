@@ -305,7 +305,6 @@ impl Runtime {
 
     /// Checks that `v` can stand where MIR type `ty` is expected: a checked
     /// unboxing for scalars (§4); anything fits a `box`.
-    #[inline]
     pub fn unbox(&self, v: Value, ty: Type) -> Result<Value, Trap> {
         if v.fits(ty) {
             return Ok(v);
