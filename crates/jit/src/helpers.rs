@@ -438,8 +438,8 @@ unsafe fn dynamic(ctx: *mut Ctx, index: usize, site: &Site, args: &[Value]) -> R
 /// `value`, checked against the site's result type (it stays owned).
 fn checked(rt: &Runtime, site: &Site, value: Value) -> Result<Value, Trap> {
     match site.ret {
-        Some(ty) => rt.unbox(value, ty),
-        None => Ok(value),
+        Some(ty) if !value.fits(ty) => rt.unbox(value, ty),
+        _ => Ok(value),
     }
 }
 
@@ -481,6 +481,11 @@ unsafe fn dispatch(
             CacheTarget::Method(func) => Target::Mir { func, with_receiver: true },
             CacheTarget::Field(slot) => Target::Field { obj, slot, set: method.builtin == Some(Method::SetField) },
         });
+    }
+    // A built-in method on a built-in receiver (what `Runtime::dispatch`
+    // would answer) without the call, whose large result goes through memory.
+    if let (None, false, Some(m)) = (user, matches!(recv, Value::Null | Value::Func(_)), method.builtin) {
+        return Ok(Target::Builtin(m));
     }
     let dispatch = rt.dispatch(recv, method)?;
     Ok(match (dispatch, user, class) {
