@@ -112,9 +112,9 @@ fn native_isa(optimize: bool) -> Result<Arc<dyn TargetIsa>, JitError> {
 }
 
 fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Result<JitCode, JitError> {
-    let isa = native_isa(true)?;
-    let quick_isa = native_isa(false)?;
-    let mut jb = JITBuilder::with_isa(Arc::clone(&isa), default_libcall_names());
+    let optimizing = native_isa(true)?;
+    let quick = native_isa(false)?;
+    let mut jb = JITBuilder::with_isa(Arc::clone(&optimizing), default_libcall_names());
     let symbols: [(&str, *const u8); 9] = [
         ("mir13_unwind", helpers::mir13_unwind as *const u8),
         ("mir13_trap", helpers::mir13_trap as *const u8),
@@ -180,7 +180,7 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
         if let Some(text) = clif.as_deref_mut() {
             let _ = writeln!(text, "; @{name}\n{}", cx.func.display());
         }
-        let isa = if once[i] { &*quick_isa } else { &*isa };
+        let isa = if once[i] { &*quick } else { &*optimizing };
         define(&mut module, &mut cx, ids[i], isa).map_err(|e| JitError::Codegen(format!("@{name}: {e}")))?;
         module.clear_context(&mut cx);
 
