@@ -1,6 +1,7 @@
 //! The conformance suite: every program in `tests/conformance/` and every
 //! example, run with `mir13 run` on every backend, must give the expected
-//! stdout, exit status and first line of stderr.
+//! stdout, exit status and first line of stderr, and every backend the
+//! same stderr as the first (the whole backtrace of a trap).
 //!
 //! A program `NAME.mir` states what it expects in `;` comments at its top:
 //!
@@ -9,6 +10,7 @@
 //! ; stderr: error: trap: division by zero    (first line; default: no stderr)
 //! ; flags: --fuel 100                        (extra `mir13 run` flags)
 //! ; args: a b c                              (program arguments, after --)
+//! ; backtrace: varies                        (a trap whose depth is timing's, like a timeout)
 //! ```
 //!
 //! and its standard output, byte for byte, in `NAME.stdout` (absent means
@@ -31,6 +33,8 @@ struct Expectation {
     args: Vec<String>,
     stdout: String,
     stdin: Vec<u8>,
+    /// Whether backends may report the trap at different depths.
+    backtrace_varies: bool,
 }
 
 fn expectation(program: &Path, stdout_file: &Path) -> Expectation {
@@ -45,6 +49,7 @@ fn expectation(program: &Path, stdout_file: &Path) -> Expectation {
             "stderr" => e.stderr_first_line = Some(value.to_string()),
             "flags" => e.flags = value.split_whitespace().map(String::from).collect(),
             "args" => e.args = value.split_whitespace().map(String::from).collect(),
+            "backtrace" => e.backtrace_varies = value == "varies",
             _ => {}
         }
     }
@@ -53,8 +58,9 @@ fn expectation(program: &Path, stdout_file: &Path) -> Expectation {
     e
 }
 
-/// Runs one program on one backend; returns a description of each mismatch.
-fn check(program: &Path, backend: &str, e: &Expectation) -> Option<String> {
+/// Runs one program on one backend: its stderr, and a description of each
+/// mismatch with `e`.
+fn check(program: &Path, backend: &str, e: &Expectation) -> (String, Option<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mir13"))
         .arg("run")
         .args(["--backend", backend])
@@ -85,7 +91,8 @@ fn check(program: &Path, backend: &str, e: &Expectation) -> Option<String> {
         None if !stderr.is_empty() => problems.push(format!("unexpected stderr: {stderr}")),
         _ => {}
     }
-    (!problems.is_empty()).then(|| format!("{} [{backend}]: {}", program.display(), problems.join("; ")))
+    let report = (!problems.is_empty()).then(|| format!("{} [{backend}]: {}", program.display(), problems.join("; ")));
+    (stderr.into_owned(), report)
 }
 
 /// `.mir` files of a directory with the file holding their expected stdout.
@@ -108,7 +115,19 @@ fn run_suite(programs: &[(PathBuf, PathBuf)]) {
     let mut failures = Vec::new();
     for (program, stdout) in programs {
         let e = expectation(program, stdout);
-        failures.extend(BACKENDS.iter().filter_map(|b| check(program, b, &e)));
+        let mut first: Option<(&str, String)> = None;
+        for &backend in BACKENDS {
+            let (stderr, report) = check(program, backend, &e);
+            failures.extend(report);
+            match &first {
+                None => first = Some((backend, stderr)),
+                Some((b0, s0)) if !e.backtrace_varies && *s0 != stderr => failures.push(format!(
+                    "{} [{backend}]: stderr differs from {b0}'s:\n--- {b0}\n{s0}--- {backend}\n{stderr}",
+                    program.display()
+                )),
+                Some(_) => {}
+            }
+        }
     }
     assert!(failures.is_empty(), "{} failure(s):\n\n{}", failures.len(), failures.join("\n\n"));
 }
