@@ -172,6 +172,9 @@ pub(crate) struct FnTranslator<'a, 'b> {
     /// The block that reports each trap code and leaves for each exit: one
     /// serves every check of the function that raises it.
     trap_blocks: HashMap<(u32, ir::Block), ir::Block>,
+    /// The exit of each inlined callee toward each enclosing exit: sibling
+    /// calls of one callee (`fib`'s two) leave through the same block.
+    exit_blocks: HashMap<(FuncId, ir::Block), ir::Block>,
 }
 
 /// The state of one MIR function's body while it is emitted: the function
@@ -289,6 +292,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             inlined: 0,
             outer_views: Vec::new(),
             trap_blocks: HashMap::new(),
+            exit_blocks: HashMap::new(),
         }
     }
 
@@ -414,7 +418,8 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.trap_if(too_deep, TRAP_STACK_OVERFLOW, self.frame.trap_exit);
         let func = self.program.func(callee);
         let done = self.result_block(func.ret);
-        let exit = self.b.create_block();
+        let known_exit = self.exit_blocks.get(&(callee, self.frame.trap_exit)).copied();
+        let exit = known_exit.unwrap_or_else(|| self.b.create_block());
         let calls_left = self.b.ins().iadd_imm_s(self.frame.calls_left, -1);
         let callee_frame =
             Frame { inline_return: Some(done), self_class, ..Frame::new(self.program, callee, calls_left, exit) };
@@ -436,16 +441,19 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         }
         self.define_param_views();
         self.body();
-        self.b.switch_to_block(exit);
-        self.b.set_cold_block(exit);
-        let id = self.b.ins().iconst(types::I32, callee.as_u32() as i64);
-        self.call(self.helpers.unwind, &[self.ctx, id]);
         self.swap_frame(caller);
         // The body may have stored anything anywhere.
         self.frame.known = None;
         self.inline_depth -= 1;
         self.outer_views.truncate(outer);
-        self.b.ins().jump(self.frame.trap_exit, &[]);
+        if known_exit.is_none() {
+            self.exit_blocks.insert((callee, self.frame.trap_exit), exit);
+            self.b.switch_to_block(exit);
+            self.b.set_cold_block(exit);
+            let id = self.b.ins().iconst(types::I32, callee.as_u32() as i64);
+            self.call(self.helpers.unwind, &[self.ctx, id]);
+            self.b.ins().jump(self.frame.trap_exit, &[]);
+        }
         self.b.switch_to_block(done);
         match Repr::from_values(self.b.block_params(done)) {
             Repr::Unset => None,
