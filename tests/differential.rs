@@ -96,7 +96,8 @@
 //!   array of objects of several classes, helper parameters taken as objects
 //!   of a set of classes; and, if risky, a method or field some class lacks,
 //!   a wrong argument kind, arity or result unboxing, a wrong-kind field
-//!   value, `new`/`birth` of a wrong arity or kind, and user-box operations
+//!   value, `getField`/`setField` of a wrong arity, `new`/`birth` of a
+//!   wrong arity or kind, and user-box operations
 //!   on strings, numbers, `null` or any box (traps);
 //! - `externcall env.console.log` / `print` of values of every type;
 //!   `safepoint` and `barrier`; fuel and depth limits; in-place reuse
@@ -2785,6 +2786,19 @@ impl Gen {
         }
     }
 
+    /// `getField` or `setField` with an argument too many or too few: an
+    /// arity trap, which no backend's field cache may answer instead.
+    fn field_wrong_arity(&mut self, obj: &Val, name: &str) {
+        let extra = self.leaf_operand();
+        let (o, x) = (&obj.text, &extra.text);
+        let call = match self.rng.below(3) {
+            0 => format!("boxcall {o}.getField(\"{name}\", {x})"),
+            1 => format!("boxcall {o}.setField(\"{name}\")"),
+            _ => format!("boxcall {o}.setField(\"{name}\", {x}, {x})"),
+        };
+        self.emit(call);
+    }
+
     /// Reads a field of kind `Any` and, if it holds an array, pushes onto
     /// it (only ever growing it): a method changing an array behind its
     /// caller's back.
@@ -2880,6 +2894,10 @@ impl Gen {
             }
             false => self.rng.pick(&common),
         };
+        if risky && self.rng.percent(15) {
+            self.field_wrong_arity(obj, name);
+            return;
+        }
         match roll {
             3 | 4 | 8 => self.set_field(obj, name, kind, false),
             9 if kind == FieldKind::Any => self.grow_field_array(obj, name),

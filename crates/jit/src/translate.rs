@@ -1246,8 +1246,10 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             return Repr::Scalar(v);
         }
         let all: Vec<Value> = std::iter::once(recv).chain(args.iter().copied()).collect();
-        let const_name = match (method.builtin, args.first()) {
-            (Some(Method::GetField | Method::SetField), Some(&name)) => {
+        // Only `getField(NAME)` and `setField(NAME, v)` may become slot
+        // accesses: another arity reaches the runtime, which traps.
+        let const_name = match (method.builtin, args) {
+            (Some(Method::GetField), &[name]) | (Some(Method::SetField), &[name, _]) => {
                 self.const_sym(name).map(|s| self.program.module().sym(s).to_string())
             }
             _ => None,
