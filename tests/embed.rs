@@ -106,7 +106,10 @@ fn limits_hold_through_the_library() {
     let config = RunConfig { max_depth: 1000, ..RunConfig::default() };
     let failure = run_with(&Engine::new(), recurse, config).0.unwrap_err();
     assert_eq!(failure.trap().unwrap().trap, Trap::StackOverflow);
-    assert_eq!(failure.trap().unwrap().backtrace.len(), 1000, "one frame per call up to the limit");
+    let report = failure.trap().unwrap();
+    assert_eq!(report.backtrace.len() + report.omitted, 1000, "one frame per call up to the limit");
+    assert_eq!(report.backtrace.len(), 2 * mir13::runtime::BACKTRACE_ENDS, "only the two ends listed");
+    assert_eq!(report.backtrace.last().map(String::as_str), Some("main"));
 
     let spin = "func @main() -> i64 {\nentry:\n  jump spin\nspin:\n  jump spin\n}\n";
     let config = RunConfig { fuel: Some(10_000), ..RunConfig::default() };

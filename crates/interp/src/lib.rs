@@ -27,7 +27,7 @@ type Args = SmallVec<[Value; 8]>;
 pub fn run(program: &Arc<Program>, rt: &mut Runtime) -> Result<Option<i64>, TrapReport> {
     let main = program.main().expect("the caller checked that @main exists");
     let mut constants = Vec::new();
-    let plans = prepare(program, rt, &mut constants).map_err(|trap| TrapReport { trap, backtrace: Vec::new() })?;
+    let plans = prepare(program, rt, &mut constants).map_err(TrapReport::bare)?;
     let mut interp = Interp {
         program,
         rt,
@@ -276,8 +276,8 @@ impl<'a> Interp<'a> {
         match self.run_main(main) {
             Ok(result) => Ok(result),
             Err(trap) => {
-                let backtrace = self.frames.iter().rev().map(|f| self.rt.info.func(f.func).name.clone()).collect();
-                Err(TrapReport { trap, backtrace })
+                let frames = self.frames.iter().rev().map(|f| self.rt.info.func(f.func).name.as_str());
+                Err(TrapReport::new(trap, frames))
             }
         }
     }

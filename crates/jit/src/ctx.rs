@@ -5,7 +5,7 @@
 //! helpers use the rest. One `Ctx` lives for one run, on the run's thread.
 
 use mir::{ClassRef, Type};
-use runtime::{HostId, MethodRef, Runtime, TrapReport, Value};
+use runtime::{Backtrace, HostId, MethodRef, Runtime, Trap, Value};
 use std::mem::offset_of;
 use std::sync::atomic::AtomicU8;
 
@@ -38,8 +38,8 @@ pub struct Ctx {
     pub hosts: Vec<HostId>,
     /// Inline caches, by site: the user class last seen and what it ran.
     pub caches: Vec<Option<(mir::BoxId, CacheTarget)>>,
-    /// The trap that ended the run.
-    pub trap: Option<TrapReport>,
+    /// The trap that ended the run, with the frames it has left so far.
+    pub trap: Option<(Trap, Backtrace)>,
     /// Function names by id, for backtraces.
     pub names: *const String,
 }

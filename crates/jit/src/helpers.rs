@@ -10,7 +10,7 @@
 
 use crate::ctx::{CacheTarget, Ctx, FastOp, Site, SiteKind};
 use mir::{CompareOp, FuncId};
-use runtime::{Dispatch, Method, ObjRef, Runtime, StaticResult, Trap, TrapReport, Value};
+use runtime::{Backtrace, Dispatch, Method, ObjRef, Runtime, StaticResult, Trap, Value};
 use smallvec::SmallVec;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -57,7 +57,7 @@ unsafe fn record(ctx: *mut Ctx, trap: Trap) {
     // SAFETY: the context is live and no other reference to it is in use.
     let ctx = unsafe { &mut *ctx };
     if ctx.trap.is_none() {
-        ctx.trap = Some(TrapReport { trap, backtrace: Vec::new() });
+        ctx.trap = Some((trap, Backtrace::default()));
     }
     ctx.trapped = 1;
 }
@@ -71,8 +71,8 @@ pub unsafe extern "C" fn mir13_unwind(ctx: *mut Ctx, func: u32) {
     // SAFETY: the context is live; `names` has an entry per function id.
     let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
         let ctx = &mut *ctx;
-        if let Some(report) = ctx.trap.as_mut() {
-            report.backtrace.push((*ctx.names.add(func as usize)).clone());
+        if let Some((_, backtrace)) = ctx.trap.as_mut() {
+            backtrace.push(&*ctx.names.add(func as usize));
         }
     }));
 }

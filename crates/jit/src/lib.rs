@@ -479,7 +479,7 @@ pub fn on_jit_thread<R: Send>(max_depth: u32, body: impl FnOnce() -> R + Send) -
 pub fn run(code: &JitCode, program: &Program, rt: &mut Runtime) -> Result<Option<i64>, TrapReport> {
     assert!(code.metered || !rt.has_fuel_limit(), "a run with a fuel limit needs metered code");
     let main = program.main().expect("the caller checked that @main exists");
-    let no_trace = |trap| TrapReport { trap, backtrace: Vec::new() };
+    let no_trace = TrapReport::bare;
     let mut strings = Vec::with_capacity(code.strings.len());
     for text in &code.strings {
         strings.push(rt.new_string(text.clone()).map_err(no_trace)?);
@@ -516,7 +516,7 @@ pub fn run(code: &JitCode, program: &Program, rt: &mut Runtime) -> Result<Option
     let mut out = Value::Null;
     entry(&mut cx, std::ptr::null(), &mut out);
     let outcome = match cx.trap.take() {
-        Some(report) => Err(report),
+        Some((trap, backtrace)) => Err(backtrace.report(trap)),
         None => Ok(match out {
             Value::I64(n) => Some(n),
             _ => None,

@@ -27,5 +27,5 @@ pub use host::{HostArg, HostId, HostRegistry, HostRet, IntoHostFn};
 pub use meta::{FuncMeta, ProgramInfo, UserClass};
 pub use methods::{BuiltinResult, Dispatch, Method, MethodRef, StaticResult, char_len};
 pub use runtime::{DEFAULT_MAX_DEPTH, InterruptHandle, Io, RunConfig, Runtime, boxes_equal};
-pub use trap::{Trap, TrapReport};
+pub use trap::{BACKTRACE_ENDS, Backtrace, Trap, TrapReport};
 pub use value::{Class, Value};

@@ -60,7 +60,7 @@ struct Cache {
 /// Runs `@main` of a compiled program on `rt`.
 pub fn run(compiled: &Compiled, program: &Program, rt: &mut Runtime) -> Result<Option<i64>, TrapReport> {
     let main = program.main().expect("the caller checked that @main exists");
-    let no_trace = |trap| TrapReport { trap, backtrace: Vec::new() };
+    let no_trace = TrapReport::bare;
     let mut strings = Vec::with_capacity(compiled.strings.len());
     for text in &compiled.strings {
         strings.push(rt.new_string(text.clone()).map_err(no_trace)?);
@@ -130,9 +130,8 @@ impl Machine<'_> {
         match result {
             Ok(()) => Ok(self.result.flatten()),
             Err(trap) => {
-                let backtrace =
-                    self.frames.iter().rev().map(|f| self.compiled.funcs[f.func as usize].name.clone()).collect();
-                Err(TrapReport { trap, backtrace })
+                let frames = self.frames.iter().rev().map(|f| self.compiled.funcs[f.func as usize].name.as_str());
+                Err(TrapReport::new(trap, frames))
             }
         }
     }
