@@ -217,6 +217,10 @@ impl Loaded {
     pub fn run(&self, options: &RunOptions, io: Io) -> Result<Outcome, Box<Failure>> {
         let backend = self.backend_for(options.backend);
         let failed = |e: String| Box::new(Failure::Backend(e));
+        if options.config.max_depth > runtime::MAX_DEPTH {
+            let depth = options.config.max_depth;
+            return Err(failed(format!("max_depth {depth} is over the limit of {}", runtime::MAX_DEPTH)));
+        }
         let (result, stats) = match backend {
             Backend::Jit => {
                 let metered = options.config.fuel.is_some();

@@ -60,9 +60,10 @@ struct RunArgs {
     /// Trap `timeout` once N milliseconds have passed.
     #[arg(long, value_name = "N")]
     timeout_ms: Option<u64>,
-    /// Trap `stack overflow` on a call deeper than N (`@main` is depth 1).
+    /// Trap `stack overflow` on a call deeper than N (`@main` is depth 1;
+    /// at most 500000).
     #[arg(long, value_name = "N", default_value_t = runtime::DEFAULT_MAX_DEPTH,
-          value_parser = clap::value_parser!(u32).range(1..))]
+          value_parser = clap::value_parser!(u32).range(1..=runtime::MAX_DEPTH as i64))]
     max_depth: u32,
     /// Trap `out of memory` when boxes would hold more than BYTES
     /// (suffixes K, M, G: 64M).

@@ -138,6 +138,9 @@ fn usage_errors_exit_2() {
     assert_eq!(mir13(&["dump", "-"], b"").status.code(), Some(2), "dump needs --ir or --liveness");
     assert_eq!(mir13(&["fmt", "--write", "-"], b"").status.code(), Some(2));
     assert_eq!(mir13(&[], b"").status.code(), Some(2));
+    let too_deep = mir13(&["run", "--max-depth", "500001", "-"], b"func @main() {\nentry:\n  return\n}\n");
+    assert_eq!(too_deep.status.code(), Some(2));
+    assert!(stderr(&too_deep).contains("1..=500000"), "{}", stderr(&too_deep));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! `externcall`s against their signatures, traps as values, limits and
 //! interruption from another thread.
 
-use mir13::{Backend, Engine, Io, RunConfig, RunOptions, Trap};
+use mir13::{Backend, Engine, Failure, Io, RunConfig, RunOptions, Trap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -116,6 +116,13 @@ fn limits_hold_through_the_library() {
     assert_eq!(run_with(&Engine::new(), spin, config).0.unwrap_err().trap().unwrap().trap, Trap::OutOfFuel);
     let config = RunConfig { timeout: Some(Duration::from_millis(30)), ..RunConfig::default() };
     assert_eq!(run_with(&Engine::new(), spin, config).0.unwrap_err().trap().unwrap().trap, Trap::Timeout);
+
+    // Deeper than any backend's stack holds: refused before the run.
+    let config = RunConfig { max_depth: mir13::runtime::MAX_DEPTH + 1, ..RunConfig::default() };
+    match *run_with(&Engine::new(), recurse, config).0.unwrap_err() {
+        Failure::Backend(why) => assert!(why.contains("over the limit of 500000"), "{why}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }
 
 #[test]

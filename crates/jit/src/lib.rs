@@ -448,9 +448,13 @@ const BYTES_PER_CALL: usize = 2 << 10;
 const MAX_STACK: usize = 1 << 30;
 
 /// The stack [`on_jit_thread`] gives a run of `max_depth` calls.
-fn stack_size(max_depth: u32) -> usize {
-    (HELPER_RESERVE * 4 + max_depth as usize * BYTES_PER_CALL).min(MAX_STACK)
+const fn stack_size(max_depth: u32) -> usize {
+    let wanted = HELPER_RESERVE * 4 + max_depth as usize * BYTES_PER_CALL;
+    if wanted < MAX_STACK { wanted } else { MAX_STACK }
 }
+
+// The deepest run a program may ask for gets its full budget.
+const _: () = assert!(stack_size(runtime::MAX_DEPTH) < MAX_STACK);
 
 /// Runs `body` on a new thread whose stack fits `max_depth` nested MIR
 /// calls; compiled code traps `stack overflow` before it runs out.

@@ -26,6 +26,6 @@ pub use heap::{FiniRequest, Heap, Kind, MapKey, ObjRef, Stats};
 pub use host::{HostArg, HostId, HostRegistry, HostRet, IntoHostFn};
 pub use meta::{FuncMeta, ProgramInfo, UserClass};
 pub use methods::{BuiltinResult, Dispatch, Method, MethodRef, StaticResult, char_len};
-pub use runtime::{DEFAULT_MAX_DEPTH, InterruptHandle, Io, RunConfig, Runtime, boxes_equal};
+pub use runtime::{DEFAULT_MAX_DEPTH, InterruptHandle, Io, MAX_DEPTH, RunConfig, Runtime, boxes_equal};
 pub use trap::{BACKTRACE_ENDS, Backtrace, Trap, TrapReport};
 pub use value::{Class, Value};

@@ -33,6 +33,12 @@ use std::time::{Duration, Instant};
 /// Default `--max-depth` (§10).
 pub const DEFAULT_MAX_DEPTH: u32 = 100_000;
 
+/// The deepest `max_depth` a run accepts: every backend holds that many
+/// frames (the JIT's thread gets 2 KiB of stack a call, up to 1 GiB), so a
+/// runaway recursion ends at the depth limit, the same on all of them,
+/// rather than when memory runs out.
+pub const MAX_DEPTH: u32 = 500_000;
+
 /// Limits and capabilities of a run.
 #[derive(Clone, Debug)]
 pub struct RunConfig {
@@ -40,7 +46,8 @@ pub struct RunConfig {
     pub fuel: Option<u64>,
     /// Wall time allowed before `timeout`.
     pub timeout: Option<Duration>,
-    /// Calls deeper than this trap `stack overflow` (`@main` is depth 1).
+    /// Calls deeper than this trap `stack overflow` (`@main` is depth 1);
+    /// at most [`MAX_DEPTH`].
     pub max_depth: u32,
     /// Bytes objects may hold before `out of memory`.
     pub max_memory: Option<usize>,
