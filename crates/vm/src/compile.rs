@@ -36,6 +36,8 @@ pub struct Compiled {
     pub classes: Vec<ClassRef>,
     /// Number of inline-cache slots (user method and field lookups).
     pub caches: usize,
+    /// Field names of `getField`/`setField` sites, for their caches.
+    pub fields: Vec<String>,
 }
 
 /// A compiled function.
@@ -100,6 +102,7 @@ pub fn compile(program: &Program) -> Result<Compiled, CompileError> {
         hosts: tables.hosts.into_keys_ordered(),
         classes: tables.classes.into_keys_ordered(),
         caches: tables.caches,
+        fields: tables.fields.into_keys_ordered(),
     })
 }
 
@@ -140,6 +143,7 @@ struct Tables {
     hosts: Interner<String>,
     classes: Interner<ClassRef>,
     caches: usize,
+    fields: Interner<String>,
 }
 
 /// Where a jump goes before positions are known.
@@ -308,6 +312,17 @@ impl<'a> FnCompiler<'a> {
         match self.func.values[v].def {
             mir::ValueDef::Result(inst) => match self.func.insts[inst] {
                 InstData::Const { lit: Literal::I64(n) } => i32::try_from(n).ok(),
+                _ => None,
+            },
+            mir::ValueDef::Param(_) => None,
+        }
+    }
+
+    /// The text of `v`, if it is a string constant.
+    fn const_str(&self, v: Value) -> Option<&'a str> {
+        match self.func.values[v].def {
+            mir::ValueDef::Result(inst) => match self.func.insts[inst] {
+                InstData::Const { lit: Literal::Str(s) } => Some(self.program.module().sym(s)),
                 _ => None,
             },
             mir::ValueDef::Param(_) => None,
@@ -731,7 +746,15 @@ impl<'a> FnCompiler<'a> {
         }
         let cache = self.tables.caches as u32;
         self.tables.caches += 1;
-        let kind = DynKind::Method { recv: self.slot(recv), recv_ty, method, owned, cache };
+        // `getField(NAME)` and `setField(NAME, v)` of a constant name may
+        // cache the field's slot; any other arity reaches the method, which traps.
+        let field = match (method.builtin, args) {
+            (Some(Method::GetField), &[name]) | (Some(Method::SetField), &[name, _]) => {
+                self.const_str(name).map(|text| self.tables.fields.get(text.to_string()))
+            }
+            _ => None,
+        };
+        let kind = DynKind::Method { recv: self.slot(recv), recv_ty, method, owned, cache, field };
         // get/set/has of an i64 index or key, with scalar values, straight
         // between registers. Any other index reaches the method, which
         // refuses it (an f64 or a bool is not converted).

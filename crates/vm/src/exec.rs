@@ -8,7 +8,7 @@
 use crate::compile::{Compiled, FuncCode};
 use crate::op::{Conv, DynKind, DynSite, File, Op, Reg, Slot};
 use mir::{BoxId, ClassRef, FuncId, Program, Type};
-use runtime::{Dispatch, HostId, ObjRef, Runtime, StaticResult, Trap, TrapReport, Value, ops};
+use runtime::{Dispatch, HostId, Method, ObjRef, Runtime, StaticResult, Trap, TrapReport, Value, ops};
 use smallvec::SmallVec;
 use std::cell::Cell;
 
@@ -51,10 +51,26 @@ struct Frame<'a> {
     ret: RetKind,
 }
 
-/// The last class a user-method call site saw, and what it dispatched to.
+/// The last user-box class a method call site saw, and what it dispatched to.
 #[derive(Clone, Copy, Default)]
 struct Cache {
-    entry: Option<(BoxId, FuncId)>,
+    entry: Option<(BoxId, Cached)>,
+}
+
+/// What a user-box class runs at a site.
+#[derive(Clone, Copy)]
+enum Cached {
+    /// The class's method.
+    Method(FuncId),
+    /// `getField`/`setField` of the field at this slot.
+    Field(usize),
+}
+
+/// What a boxcall on a value runs.
+enum Target {
+    Runtime(Dispatch),
+    /// `getField`/`setField` of a field of this user box, at this slot.
+    Field(ObjRef, usize),
 }
 
 /// Runs `@main` of a compiled program on `rt`.
@@ -773,28 +789,32 @@ impl Machine<'_> {
                 };
                 self.call_mir(target, args, Ret::Dyn { ret: site.ret, recv: None, birth: None })
             }
-            DynKind::Method { recv, recv_ty, method, owned, cache } => {
+            DynKind::Method { recv, recv_ty, method, owned, cache, field } => {
                 let recv = self.read(recv, recv_ty, sb, bb);
-                let dispatch = self.dispatch(recv, method, cache)?;
+                let target = self.dispatch(recv, method, cache, field)?;
                 let recv_obj = if owned { recv.as_obj() } else { None };
-                match dispatch {
-                    Dispatch::Builtin(m) => {
+                match target {
+                    Target::Field(obj, slot) => {
+                        let base = self.rt.heap.release_base();
+                        let value = if method.builtin == Some(Method::SetField) {
+                            self.rt.set_field(obj, slot, args[1]);
+                            Value::Null
+                        } else {
+                            self.rt.get_field(obj, slot)
+                        };
+                        self.builtin_done(site.ret, value, recv_obj, base, sb, bb)
+                    }
+                    Target::Runtime(Dispatch::Builtin(m)) => {
                         let base = self.rt.heap.release_base();
                         let call = self.rt.call_builtin(recv, owned, m, args)?;
-                        self.store(site.ret, call.value, sb, bb)?;
-                        if let (false, Some(left)) = (call.took_receiver, recv_obj) {
-                            self.rt.queue_after(base, Some(Value::Obj(left)), &[]);
-                        }
-                        if self.rt.heap.release_base() != base {
-                            self.drive(base)?;
-                        }
-                        Ok(())
+                        let left = if call.took_receiver { None } else { recv_obj };
+                        self.builtin_done(site.ret, call.value, left, base, sb, bb)
                     }
-                    Dispatch::User(f) => {
+                    Target::Runtime(Dispatch::User(f)) => {
                         let full: Args = std::iter::once(recv).chain(args.iter().copied()).collect();
                         self.call_mir(f, &full, Ret::Dyn { ret: site.ret, recv: recv_obj, birth: None })
                     }
-                    Dispatch::Invoke(f) => {
+                    Target::Runtime(Dispatch::Invoke(f)) => {
                         self.call_mir(f, args, Ret::Dyn { ret: site.ret, recv: recv_obj, birth: None })
                     }
                 }
@@ -822,21 +842,65 @@ impl Machine<'_> {
         }
     }
 
-    /// What a boxcall runs, through the site's inline cache for user boxes.
+    /// Completes a built-in call (or a field access) that returned
+    /// `value`, as the runtime's other callers do: stores the result, then
+    /// releases what the call queued and the handed-over receiver `left`.
+    fn builtin_done(
+        &mut self,
+        ret: Option<(Slot, Type)>,
+        value: Value,
+        left: Option<ObjRef>,
+        base: usize,
+        sb: usize,
+        bb: usize,
+    ) -> Result<(), Trap> {
+        self.store(ret, value, sb, bb)?;
+        if let Some(left) = left {
+            self.rt.queue_after(base, Some(Value::Obj(left)), &[]);
+        }
+        if self.rt.heap.release_base() != base {
+            self.drive(base)?;
+        }
+        Ok(())
+    }
+
+    /// What a boxcall runs, through the site's inline cache for user boxes:
+    /// a class's method, or the slot of the field a `getField`/`setField`
+    /// of the constant name `field` (an index into `Compiled::fields`) reaches.
     #[inline]
-    fn dispatch(&self, recv: Value, method: runtime::MethodRef, cache: u32) -> Result<Dispatch, Trap> {
-        let class = recv.as_obj().filter(|o| o.kind() == runtime::Kind::User).map(|o| o.user().class);
+    fn dispatch(
+        &self,
+        recv: Value,
+        method: runtime::MethodRef,
+        cache: u32,
+        field: Option<u32>,
+    ) -> Result<Target, Trap> {
+        let user = recv.as_obj().filter(|o| o.kind() == runtime::Kind::User);
+        let class = user.map(|o| o.user().class);
         let slot = &self.caches[cache as usize];
-        if let (Some(class), Some((cached, func))) = (class, slot.get().entry)
+        if let (Some(obj), Some(class), Some((cached, target))) = (user, class, slot.get().entry)
             && class == cached
         {
-            return Ok(Dispatch::User(func));
+            return Ok(match target {
+                Cached::Method(func) => Target::Runtime(Dispatch::User(func)),
+                Cached::Field(at) => Target::Field(obj, at),
+            });
         }
         let dispatch = self.rt.dispatch(recv, method)?;
-        if let (Some(class), Dispatch::User(func)) = (class, dispatch) {
-            slot.set(Cache { entry: Some((class, func)) });
+        let cached = match (dispatch, user, field) {
+            (Dispatch::User(func), ..) => Some(Cached::Method(func)),
+            (Dispatch::Builtin(Method::GetField | Method::SetField), Some(obj), Some(name)) => {
+                self.rt.field_of(obj, &self.compiled.fields[name as usize]).map(Cached::Field)
+            }
+            _ => None,
+        };
+        if let (Some(class), Some(target)) = (class, cached) {
+            slot.set(Cache { entry: Some((class, target)) });
         }
-        Ok(dispatch)
+        Ok(match (user, cached) {
+            (Some(obj), Some(Cached::Field(at))) => Target::Field(obj, at),
+            _ => Target::Runtime(dispatch),
+        })
     }
 
     /// Calls a MIR function whose arguments were not checked by the verifier.

@@ -309,8 +309,10 @@ pub struct CallSite {
 pub enum DynKind {
     /// `call %f(...) -> T`.
     Indirect { callee: Reg },
-    /// `boxcall %recv.m(...)`; `owned` if the receiver is handed over.
-    Method { recv: Slot, recv_ty: Type, method: runtime::MethodRef, owned: bool, cache: u32 },
+    /// `boxcall %recv.m(...)`; `owned` if the receiver is handed over;
+    /// `field` indexes `Compiled::fields` for `getField`/`setField` of a
+    /// constant name.
+    Method { recv: Slot, recv_ty: Type, method: runtime::MethodRef, owned: bool, cache: u32, field: Option<u32> },
     /// `boxcall CLASS.m(...)`.
     Static { class: mir::ClassRef, method: runtime::MethodRef },
     /// `externcall NAME(...)`: index of the host function in the run's table.
