@@ -160,6 +160,9 @@ pub(crate) struct FnTranslator<'a, 'b> {
     ctx_slot: Option<ir::StackSlot>,
     /// How many cold paths enclose the code being emitted.
     cold: u32,
+    /// With `ctx_slot`, a copy of each box parameter, as a `Value`, that
+    /// cold code reads in the same way.
+    param_slots: HashMap<Value, ir::StackSlot>,
     /// `Ctx::fuel` (metered code only) and `Ctx::interrupt`, loaded once on entry.
     fuel_at: ir::Value,
     flag_at: ir::Value,
@@ -290,6 +293,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             ctx: ir::Value::from_u32(0),
             ctx_slot: None,
             cold: 0,
+            param_slots: HashMap::new(),
             fuel_at: ir::Value::from_u32(0),
             flag_at: ir::Value::from_u32(0),
             trap_return,
@@ -330,6 +334,13 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
                     Repr::Scalar(params[at - 1])
                 }
             };
+            if let (Some(_), Type::Box) = (self.ctx_slot, p.ty) {
+                let slot = self.stack_slot(layout::VALUE_SIZE as u32);
+                let tag = self.b.ins().ireduce(types::I8, params[at - 2]);
+                self.b.ins().stack_store(types::I64, tag, slot, layout::VALUE_TAG as i32);
+                self.b.ins().stack_store(types::I64, params[at - 1], slot, layout::VALUE_PAYLOAD as i32);
+                self.param_slots.insert(p.value, slot);
+            }
         }
         self.create_blocks();
         self.prologue();
@@ -528,9 +539,10 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     }
 
     /// The context. Cold code in a function with a loop and boxcalls (whose
-    /// slow paths call helpers) reads it from the stack: then the register
-    /// allocator need not keep it in a register across hot loops that only
-    /// their slow paths use it in (where it stored and reloaded it on every
+    /// slow paths call helpers) reads it, and the box parameters it passes
+    /// to helpers, from the stack: then the register allocator need not
+    /// keep them in registers across hot loops that only their slow paths
+    /// use them in (where it stored and reloaded the context on every
     /// iteration of spectralnorm's). Other loops keep it in a register:
     /// `loop.mir`, with only a safepoint's slow path, got two more moves
     /// per iteration from the different allocation, and 20% slower.
@@ -1253,9 +1265,15 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             }
         };
         for (i, &a) in args.iter().enumerate() {
-            let (t, p) = self.as_box(a);
+            let (t, p) = match self.param_slots.get(&a) {
+                Some(&slot) if self.cold > 0 && self.inline_depth == 0 => (
+                    self.b.ins().stack_load(types::I64, types::I8, slot, layout::VALUE_TAG as i32),
+                    self.b.ins().stack_load(types::I64, types::I64, slot, layout::VALUE_PAYLOAD as i32),
+                ),
+                _ => self.as_box(a),
+            };
             let at = (i * layout::VALUE_SIZE) as i32;
-            let tag = self.b.ins().ireduce(types::I8, t);
+            let tag = if self.b.func.dfg.value_type(t) == types::I8 { t } else { self.b.ins().ireduce(types::I8, t) };
             self.b.ins().stack_store(types::I64, tag, args_slot, at + layout::VALUE_TAG as i32);
             self.b.ins().stack_store(types::I64, p, args_slot, at + layout::VALUE_PAYLOAD as i32);
         }
