@@ -163,6 +163,9 @@ pub(crate) struct FnTranslator<'a, 'b> {
     /// With `ctx_slot`, a copy of each box parameter, as a `Value`, that
     /// cold code reads in the same way.
     param_slots: HashMap<Value, ir::StackSlot>,
+    /// With `ctx_slot`, the function's own depth after its entry, for cold
+    /// code to publish (an inlined body's is that minus its inline depth).
+    depth_slot: Option<ir::StackSlot>,
     /// `Ctx::fuel` (metered code only) and `Ctx::interrupt`, loaded once on entry.
     fuel_at: ir::Value,
     flag_at: ir::Value,
@@ -294,6 +297,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             ctx_slot: None,
             cold: 0,
             param_slots: HashMap::new(),
+            depth_slot: None,
             fuel_at: ir::Value::from_u32(0),
             flag_at: ir::Value::from_u32(0),
             trap_return,
@@ -539,8 +543,8 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     }
 
     /// The context. Cold code in a function with a loop and boxcalls (whose
-    /// slow paths call helpers) reads it, and the box parameters it passes
-    /// to helpers, from the stack: then the register allocator need not
+    /// slow paths call helpers) reads it, the box parameters it passes to
+    /// helpers and the depth it publishes, from the stack: then the register allocator need not
     /// keep them in registers across hot loops that only their slow paths
     /// use them in (where it stored and reloaded the context on every
     /// iteration of spectralnorm's). Other loops keep it in a register:
@@ -573,6 +577,11 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         let no_stack = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
         self.trap_if(no_stack, TRAP_STACK_OVERFLOW, self.trap_return);
         self.frame.calls_left = self.b.ins().iadd_imm_s(self.frame.calls_left, -1);
+        if self.ctx_slot.is_some() {
+            let slot = self.stack_slot(4);
+            self.b.ins().stack_store(types::I64, self.frame.calls_left, slot, 0);
+            self.depth_slot = Some(slot);
+        }
         if self.metered {
             self.fuel_at = self.b.ins().load(types::I64, FLAGS, self.ctx, ctx::FUEL);
         }
@@ -632,7 +641,14 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     /// that may run compiled code (a method, a function value, a `fini`).
     fn publish_depth(&mut self) {
         let ctx = self.ctx();
-        self.b.ins().store(FLAGS, self.frame.calls_left, ctx, ctx::CALLS_LEFT);
+        let depth = match self.depth_slot {
+            Some(slot) if self.cold > 0 => {
+                let own = self.b.ins().stack_load(types::I64, types::I32, slot, 0);
+                self.b.ins().iadd_imm_s(own, -(self.inline_depth as i64))
+            }
+            _ => self.frame.calls_left,
+        };
+        self.b.ins().store(FLAGS, depth, ctx, ctx::CALLS_LEFT);
     }
 
     /// Leaves if a call into compiled code recorded a trap.
