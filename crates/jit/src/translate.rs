@@ -544,12 +544,13 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
 
     /// The context. Cold code in a function with a loop and boxcalls (whose
     /// slow paths call helpers) reads it, the box parameters it passes to
-    /// helpers and the depth it publishes, from the stack: then the register allocator need not
-    /// keep them in registers across hot loops that only their slow paths
-    /// use them in (where it stored and reloaded the context on every
-    /// iteration of spectralnorm's). Other loops keep it in a register:
-    /// `loop.mir`, with only a safepoint's slow path, got two more moves
-    /// per iteration from the different allocation, and 20% slower.
+    /// helpers and the depth it publishes from the stack: then the register
+    /// allocator need not keep them in registers across hot loops that use
+    /// them only in their slow paths (it stored and reloaded the context on
+    /// every iteration of spectralnorm's). Other loops keep them in
+    /// registers: `loop.mir`, with only a safepoint's slow path, got two
+    /// more moves per iteration from the different allocation, and ran 20%
+    /// slower.
     fn ctx(&mut self) -> ir::Value {
         match self.ctx_slot {
             Some(slot) if self.cold > 0 => self.b.ins().stack_load(types::I64, types::I64, slot, 0),
@@ -625,13 +626,11 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.b.ins().brif(cond, trap, &[], cont, &[]);
         if known.is_none() {
             self.trap_blocks.insert((code, exit), trap);
-            self.b.switch_to_block(trap);
-            self.b.set_cold_block(trap);
-            self.cold += 1;
+            let first = self.enter_cold(trap);
             let code = self.b.ins().iconst(types::I32, code as i64);
             let ctx = self.ctx();
             self.call(self.helpers.trap, &[ctx, code]);
-            self.cold -= 1;
+            self.cold_since(first);
             self.b.ins().jump(exit, &[]);
         }
         self.b.switch_to_block(cont);
@@ -1281,15 +1280,17 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             }
         };
         for (i, &a) in args.iter().enumerate() {
-            let (t, p) = match self.param_slots.get(&a) {
+            let (tag, p) = match self.param_slots.get(&a) {
                 Some(&slot) if self.cold > 0 && self.inline_depth == 0 => (
                     self.b.ins().stack_load(types::I64, types::I8, slot, layout::VALUE_TAG as i32),
                     self.b.ins().stack_load(types::I64, types::I64, slot, layout::VALUE_PAYLOAD as i32),
                 ),
-                _ => self.as_box(a),
+                _ => {
+                    let (t, p) = self.as_box(a);
+                    (self.b.ins().ireduce(types::I8, t), p)
+                }
             };
             let at = (i * layout::VALUE_SIZE) as i32;
-            let tag = if self.b.func.dfg.value_type(t) == types::I8 { t } else { self.b.ins().ireduce(types::I8, t) };
             self.b.ins().stack_store(types::I64, tag, args_slot, at + layout::VALUE_TAG as i32);
             self.b.ins().stack_store(types::I64, p, args_slot, at + layout::VALUE_PAYLOAD as i32);
         }
