@@ -552,10 +552,14 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     /// more moves per iteration from the different allocation, and ran 20%
     /// slower.
     fn ctx(&mut self) -> ir::Value {
-        match self.ctx_slot {
-            Some(slot) if self.cold > 0 => self.b.ins().stack_load(types::I64, types::I64, slot, 0),
-            _ => self.ctx,
-        }
+        self.cold_copy(self.ctx_slot, types::I64, 0).unwrap_or(self.ctx)
+    }
+
+    /// In cold code, the `ty` at `offset` in `slot`, a copy written on
+    /// entry (see [`Self::ctx`]); `None` in hot code or without a copy.
+    fn cold_copy(&mut self, slot: Option<ir::StackSlot>, ty: ir::Type, offset: i32) -> Option<ir::Value> {
+        let slot = slot.filter(|_| self.cold > 0)?;
+        Some(self.b.ins().stack_load(types::I64, ty, slot, offset))
     }
 
     /// Makes `frame` the function being emitted; returns the one it replaces.
@@ -640,12 +644,9 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     /// that may run compiled code (a method, a function value, a `fini`).
     fn publish_depth(&mut self) {
         let ctx = self.ctx();
-        let depth = match self.depth_slot {
-            Some(slot) if self.cold > 0 => {
-                let own = self.b.ins().stack_load(types::I64, types::I32, slot, 0);
-                self.b.ins().iadd_imm_s(own, -(self.inline_depth as i64))
-            }
-            _ => self.frame.calls_left,
+        let depth = match self.cold_copy(self.depth_slot, types::I32, 0) {
+            Some(own) => self.b.ins().iadd_imm_s(own, -(self.inline_depth as i64)),
+            None => self.frame.calls_left,
         };
         self.b.ins().store(FLAGS, depth, ctx, ctx::CALLS_LEFT);
     }
@@ -1280,11 +1281,12 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             }
         };
         for (i, &a) in args.iter().enumerate() {
-            let (tag, p) = match self.param_slots.get(&a) {
-                Some(&slot) if self.cold > 0 && self.inline_depth == 0 => (
-                    self.b.ins().stack_load(types::I64, types::I8, slot, layout::VALUE_TAG as i32),
-                    self.b.ins().stack_load(types::I64, types::I64, slot, layout::VALUE_PAYLOAD as i32),
-                ),
+            // Parameters are this function's own, not an inlined body's.
+            let copy = self.param_slots.get(&a).copied().filter(|_| self.inline_depth == 0);
+            let tag = self.cold_copy(copy, types::I8, layout::VALUE_TAG as i32);
+            let payload = self.cold_copy(copy, types::I64, layout::VALUE_PAYLOAD as i32);
+            let (tag, p) = match (tag, payload) {
+                (Some(tag), Some(payload)) => (tag, payload),
                 _ => {
                     let (t, p) = self.as_box(a);
                     (self.b.ins().ireduce(types::I8, t), p)
