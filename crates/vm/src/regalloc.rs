@@ -136,6 +136,7 @@ pub fn allocate(func: &Function, info: &FuncInfo) -> Result<Allocation, TooManyR
             }
         }
 
+        let phi_count = func.phis(block).count();
         for (i, &inst) in insts.iter().enumerate() {
             let result = func.results[inst];
             if let InstData::Phi { .. } = func.insts[inst] {
@@ -145,7 +146,7 @@ pub fn allocate(func: &Function, info: &FuncInfo) -> Result<Allocation, TooManyR
                 assigned[r] = true;
                 continue;
             }
-            if i == func.phis(block).count() {
+            if i == phi_count {
                 for &r in &unused_phis {
                     pools[pool_of(slots[r].file)].give(slots[r].reg as u32);
                 }
