@@ -191,3 +191,37 @@ fn dump_annotates_types_and_drops() {
     let recheck = mir13(&["check", "-"], &liveness.stdout);
     assert_eq!(recheck.status.code(), Some(0), "{}", stderr(&recheck));
 }
+
+/// A loop carrying `n` values that rotate each iteration (every phi reads
+/// its neighbour's update), and after 10 iterations prints their sum.
+fn rotating_phis(n: usize) -> String {
+    let mut src =
+        String::from("func @main() -> i64 {\nentry:\n  jump step\nstep:\n  %k = phi i64 [0, entry], [%k2, step]\n");
+    for i in 0..n {
+        src += &format!("  %q{i} = phi i64 [{i}, entry], [%r{}, step]\n", (i + 1) % n);
+    }
+    for i in 0..n {
+        src += &format!("  %r{i} = binop add %q{i}, 1\n");
+    }
+    src += "  %k2 = binop add %k, 1\n  %more = compare lt %k2, 10\n  branch %more, step, done\ndone:\n  %s0 = binop add %r0, 0\n";
+    for i in 1..n {
+        src += &format!("  %s{i} = binop add %s{}, %r{i}\n", i - 1);
+    }
+    src += &format!("  externcall env.console.log(%s{})\n  return 0\n}}\n", n - 1);
+    src
+}
+
+#[test]
+fn a_loop_carrying_thousands_of_values_runs_on_every_backend() {
+    // More values live at once than the JIT hands its optimizing register
+    // allocator, whose time grows with their square.
+    let n = 3000;
+    let src = rotating_phis(n);
+    // After 9 rotations %q{i} holds (i + 9) % n + 9; %r{i} adds 1.
+    let want = format!("{}\n", n * (n - 1) / 2 + 10 * n);
+    for backend in ["interp", "vm", "jit"] {
+        let out = mir13(&["run", "--backend", backend, "-"], src.as_bytes());
+        assert_eq!(out.status.code(), Some(0), "{backend}: {}", stderr(&out));
+        assert_eq!(stdout(&out), want, "{backend}");
+    }
+}

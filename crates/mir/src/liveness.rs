@@ -116,6 +116,45 @@ impl Liveness {
     pub fn live_out(&self, block: Block) -> &[Value] {
         &self.live_out[block]
     }
+
+    /// The most values live at once anywhere in `func`'s reachable code
+    /// (a dead result counts at its definition): the register pressure a
+    /// backend's allocator faces. Costs one backward walk of each block.
+    pub fn max_live(&self, func: &Function, order: &BlockOrder) -> usize {
+        let mut live = EntityVec::filled(func.values.len(), false);
+        let mut marked = Vec::new();
+        let mut max = 0;
+        for &block in order.rpo() {
+            for &v in &self.live_out[block] {
+                live[v] = true;
+                marked.push(v);
+            }
+            let mut count = self.live_out[block].len();
+            max = max.max(count);
+            for &inst in func.blocks[block].insts.iter().rev() {
+                if let Some(r) = func.results[inst] {
+                    max = max.max(count + usize::from(!live[r]));
+                    if std::mem::replace(&mut live[r], false) {
+                        count -= 1;
+                    }
+                }
+                if let InstData::Phi { .. } = func.insts[inst] {
+                    continue;
+                }
+                for v in func.operands(inst) {
+                    if !std::mem::replace(&mut live[v], true) {
+                        marked.push(v);
+                        count += 1;
+                    }
+                }
+                max = max.max(count);
+            }
+            for v in marked.drain(..) {
+                live[v] = false;
+            }
+        }
+        max
+    }
 }
 
 /// Where every owned Box reference is released or handed over.

@@ -330,3 +330,27 @@ exit:
     assert_eq!(edge.moves, &[false, true]);
     assert_eq!(edge.releases, &[mir::EdgeRelease { value: value(&p, f, "p"), new_phi: false }]);
 }
+
+#[test]
+fn max_live_counts_values_live_at_once() {
+    let p = program(
+        "func @f(%x: i64) -> i64 {
+entry:
+  %a = binop add %x, %x
+  %b = binop mul %a, %a
+  %unused = binop sub %a, %b
+  %c = binop add %a, %b
+  return %c
+}",
+    );
+    let f = func_named(&p, "f");
+    let info = p.info(f);
+    // %a, %b and the dead %unused at its definition.
+    assert_eq!(info.liveness.max_live(p.func(f), &info.order), 3);
+
+    let p = program(STRING_LOOP);
+    let f = func_named(&p, "build");
+    let info = p.info(f);
+    // In `body`, at the concat: %n, %i, %s and %piece.
+    assert_eq!(info.liveness.max_live(p.func(f), &info.order), 4);
+}

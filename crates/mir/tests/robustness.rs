@@ -169,11 +169,13 @@ fn naive_liveness(program: &Program, id: mir::FuncId) -> Vec<(BTreeSet<Value>, B
     live_in.into_iter().zip(live_out).collect()
 }
 
-/// Checks `Liveness` of every function against [`naive_liveness`].
+/// Checks `Liveness` of every function against [`naive_liveness`], and that
+/// `max_live` is at least the size of every live set.
 fn check_liveness(program: &Program, text: &str) {
     for (id, func) in program.module().funcs.iter() {
         let info = program.info(id);
         let naive = naive_liveness(program, id);
+        let max_live = info.liveness.max_live(func, &info.order);
         for &block in info.order.rpo() {
             let (want_in, want_out) = &naive[block.as_u32() as usize];
             let got_in: BTreeSet<Value> = info.liveness.live_in(block).iter().copied().collect();
@@ -181,6 +183,7 @@ fn check_liveness(program: &Program, text: &str) {
             let label = program.module().sym(func.blocks[block].name);
             assert_eq!(&got_in, want_in, "live-in of `{label}` in @{}\n{text}", program.module().sym(func.name));
             assert_eq!(&got_out, want_out, "live-out of `{label}` in @{}\n{text}", program.module().sym(func.name));
+            assert!(got_in.len().max(got_out.len()) <= max_live, "max_live below `{label}`'s live sets\n{text}");
         }
     }
 }
