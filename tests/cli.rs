@@ -225,3 +225,29 @@ fn a_loop_carrying_thousands_of_values_runs_on_every_backend() {
         assert_eq!(stdout(&out), want, "{backend}");
     }
 }
+
+#[test]
+fn a_function_whose_live_sets_would_not_fit_is_rejected() {
+    // 6,000 values live across a chain of 6,000 blocks: 72 million live-set
+    // entries, past `mir::MAX_LIVE_ENTRIES`.
+    let n = 6000;
+    let mut src = String::from("func @main() -> i64 {\nentry:\n");
+    for i in 0..n {
+        src += &format!("  %v{i} = const {i}\n");
+    }
+    src += "  jump b0\n";
+    for i in 0..n {
+        src += &format!("b{i}:\n  jump b{}\n", i + 1);
+    }
+    src += &format!("b{n}:\n  %s0 = binop add %v0, 0\n");
+    for i in 1..n {
+        src += &format!("  %s{i} = binop add %s{}, %v{i}\n", i - 1);
+    }
+    src += &format!("  return %s{}\n}}\n", n - 1);
+    let path = scratch("live_sets.mir", src.as_bytes());
+    let out = mir13(&["run", path.to_str().unwrap()], b"");
+    assert_rejected(&out);
+    let err = stderr(&out);
+    assert!(err.contains("function `@main` is too large to analyze"), "{err}");
+    assert!(err.contains("live_sets.mir:1:6"), "{err}");
+}

@@ -182,6 +182,10 @@ pub enum ErrorKind {
     #[error("`@main` must take no parameters and return i64 or void")]
     MainSignature,
 
+    // ---- limits ----
+    #[error("function `@{0}` is too large to analyze: its live sets would hold more than {max} entries (a value live in n blocks counts n times); split it into smaller functions", max = crate::MAX_LIVE_ENTRIES)]
+    TooManyLiveValues(String),
+
     // ---- user boxes ----
     #[error("box `{0}` has the name of a built-in class")]
     BoxShadowsBuiltin(String),

@@ -5,7 +5,7 @@
 //! check, uses are dominated, phis match predecessors.
 
 use crate::cfg::{BlockOrder, Cfg, DomTree};
-use crate::diag::Error;
+use crate::diag::{Error, ErrorKind};
 use crate::entity::EntityVec;
 use crate::ir::{ClassRef, FuncId, Function, Module, Sym, Type, Value};
 use crate::liveness::{DropPlan, Liveness};
@@ -39,18 +39,19 @@ impl Program {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let funcs = facts
-            .into_iter()
-            .zip(module.funcs.values())
-            .map(|(f, func)| {
-                // Verification leaves no defined value untyped; values that are
-                // never defined are never used either.
-                let types = f.types.values().map(|t| t.unwrap_or(Type::Box)).collect();
-                let liveness = Liveness::new(func, &f.cfg, &f.order);
-                let drops = DropPlan::new(func, &f.cfg, &f.order, &types, &liveness);
-                FuncInfo { cfg: f.cfg, order: f.order, domtree: f.domtree, types, liveness, drops }
-            })
-            .collect();
+        let mut funcs = EntityVec::with_capacity(facts.len());
+        for (f, (id, func)) in facts.into_iter().zip(module.funcs.iter()) {
+            // Verification leaves no defined value untyped; values that are
+            // never defined are never used either.
+            let types = f.types.values().map(|t| t.unwrap_or(Type::Box)).collect();
+            let Ok(liveness) = Liveness::new(func, &f.cfg, &f.order) else {
+                let name = module.sym(func.name).to_string();
+                let span = source.map(|s| s.map.funcs[id].name);
+                return Err(vec![Error::new(ErrorKind::TooManyLiveValues(name), span)]);
+            };
+            let drops = DropPlan::new(func, &f.cfg, &f.order, &types, &liveness);
+            funcs.push(FuncInfo { cfg: f.cfg, order: f.order, domtree: f.domtree, types, liveness, drops });
+        }
         Ok(Program { module, names, funcs })
     }
 
