@@ -211,11 +211,9 @@ fn prepare(program: &Program, rt: &mut Runtime, constants: &mut Vec<Value>) -> R
             let succ = info.cfg.succs(from).iter().position(|&s| s == dest).expect("edge exists");
             let plan = info.drops.edge(from, succ);
             let start = copies.len() as u32;
-            for (phi, &moves) in func.phis(dest).zip(plan.moves) {
-                let InstData::Phi { entries, .. } = func.insts[phi] else { unreachable!() };
-                let entry = func.phi_list(entries).iter().find(|e| e.block == from).expect("verified phi");
+            for ((phi, &src), &moves) in func.phis(dest).zip(plan.inputs).zip(plan.moves) {
                 let dst = func.results[phi].expect("phis have results").as_u32();
-                copies.push(PhiCopy { dst, src: entry.value.as_u32(), moves });
+                copies.push(PhiCopy { dst, src: src.as_u32(), moves });
             }
             edges.push(Edge {
                 dest,

@@ -796,16 +796,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     /// whether each hands its reference over.
     fn phi_entries(&self, block: Block, dest: Block) -> Vec<(Value, bool)> {
         let plan = self.frame.info.drops.edge(block, self.succ_index(block, dest));
-        self.frame
-            .func
-            .phis(dest)
-            .zip(plan.moves)
-            .map(|(phi, &moved)| {
-                let InstData::Phi { entries, .. } = self.frame.func.insts[phi] else { unreachable!() };
-                let entry = self.frame.func.phi_list(entries).iter().find(|e| e.block == block).expect("verified phi");
-                (entry.value, moved)
-            })
-            .collect()
+        plan.inputs.iter().copied().zip(plan.moves.iter().copied()).collect()
     }
 
     fn edge_args(&self, entries: &[(Value, bool)]) -> Vec<BlockArg> {

@@ -22,7 +22,7 @@
 
 use crate::cfg::{BlockOrder, Cfg};
 use crate::entity::EntityVec;
-use crate::ir::{Block, Function, Inst, InstData, Receiver, Type, TypeOpKind, Value, ValueDef};
+use crate::ir::{Block, Function, Inst, InstData, PhiEntry, Receiver, Type, TypeOpKind, Value, ValueDef};
 use std::collections::HashSet;
 
 /// The most entries the live sets of one function may hold, live-in and
@@ -188,6 +188,8 @@ pub struct DropPlan {
     values: Vec<Value>,
     edge_releases: Vec<EdgeRelease>,
     moves: Vec<bool>,
+    /// Parallel to `moves`: the value each phi takes on the edge.
+    inputs: Vec<Value>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -197,10 +199,12 @@ struct EdgeData {
 }
 
 /// What happens on one CFG edge, in this order: the successor's phis take
-/// their entries (moving the reference where `moves` says so, else adding
+/// their `inputs` (moving the reference where `moves` says so, else adding
 /// one), then `releases` are released.
 #[derive(Clone, Copy, Debug)]
 pub struct EdgePlan<'a> {
+    /// One value per phi of the successor, in order: its entry for this edge.
+    pub inputs: &'a [Value],
     /// One flag per phi of the successor, in order: whether the entry value
     /// for this edge hands its reference to the phi.
     pub moves: &'a [bool],
@@ -240,6 +244,7 @@ impl DropPlan {
             values: Vec::new(),
             edge_releases: Vec::new(),
             moves: Vec::new(),
+            inputs: Vec::new(),
         };
         let mut live = EntityVec::filled(func.values.len(), false);
         let mut unused_phis: EntityVec<Block, Vec<Value>> = EntityVec::filled(func.blocks.len(), Vec::new());
@@ -288,13 +293,14 @@ impl DropPlan {
                 live[func.results[phi].expect("a phi has a result")] = false;
             }
         }
+        let inputs = PhiInputs::new(func, order);
         for block in func.blocks.keys() {
             plan.edge_start[block] = plan.edges.len() as u32;
             if !order.is_reachable(block) {
                 continue;
             }
             for &succ in cfg.succs(block) {
-                let edge = plan_edge(func, block, succ, liveness, &unused_phis[succ], &owned, &mut plan);
+                let edge = plan_edge(func, block, succ, liveness, &inputs, &unused_phis[succ], &owned, &mut plan);
                 plan.edges.push(edge);
             }
         }
@@ -320,8 +326,10 @@ impl DropPlan {
     #[inline]
     pub fn edge(&self, block: Block, succ_index: usize) -> EdgePlan<'_> {
         let e = self.edges[self.edge_start[block] as usize + succ_index];
+        let phis = e.moves.0 as usize..(e.moves.0 + e.moves.1) as usize;
         EdgePlan {
-            moves: &self.moves[e.moves.0 as usize..(e.moves.0 + e.moves.1) as usize],
+            inputs: &self.inputs[phis.clone()],
+            moves: &self.moves[phis],
             releases: &self.edge_releases[e.releases.0 as usize..(e.releases.0 + e.releases.1) as usize],
         }
     }
@@ -348,11 +356,45 @@ fn consumed_operand(func: &Function, inst: Inst, dying: &[Value]) -> Option<Valu
     (first == candidate && appears_once).then_some(candidate)
 }
 
+/// Every reachable phi's entries sorted by predecessor, so that an edge
+/// finds its own by binary search: a linear search made a join of 20,000
+/// predecessors quadratic.
+struct PhiInputs {
+    entries: Vec<PhiEntry>,
+    range: EntityVec<Inst, (u32, u32)>,
+}
+
+impl PhiInputs {
+    fn new(func: &Function, order: &BlockOrder) -> PhiInputs {
+        let mut inputs = PhiInputs { entries: Vec::new(), range: EntityVec::filled(func.insts.len(), (0, 0)) };
+        for &block in order.rpo() {
+            for phi in func.phis(block) {
+                let InstData::Phi { entries, .. } = func.insts[phi] else { unreachable!() };
+                let start = inputs.entries.len();
+                inputs.entries.extend_from_slice(func.phi_list(entries));
+                inputs.entries[start..].sort_unstable_by_key(|e| e.block);
+                inputs.range[phi] = (start as u32, (inputs.entries.len() - start) as u32);
+            }
+        }
+        inputs
+    }
+
+    /// The value `phi` takes on the edge from `pred` (verified: it has one).
+    fn on_edge(&self, phi: Inst, pred: Block) -> Value {
+        let (start, len) = self.range[phi];
+        let entries = &self.entries[start as usize..(start + len) as usize];
+        let at = entries.binary_search_by_key(&pred, |e| e.block).expect("a verified phi has an entry per predecessor");
+        entries[at].value
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn plan_edge(
     func: &Function,
     pred: Block,
     succ: Block,
     liveness: &Liveness,
+    inputs: &PhiInputs,
     unused_phis: &[Value],
     owned: &impl Fn(Value) -> bool,
     plan: &mut DropPlan,
@@ -362,10 +404,9 @@ fn plan_edge(
     let mut moved: HashSet<Value> = HashSet::new();
     let moves_start = plan.moves.len() as u32;
     for phi in func.phis(succ) {
-        let InstData::Phi { entries, .. } = func.insts[phi] else { unreachable!() };
-        let value = func.phi_list(entries).iter().find(|e| e.block == pred).map(|e| e.value);
-        let moves = value.is_some_and(|v| owned(v) && !is_live_in(v) && moved.insert(v));
-        plan.moves.push(moves);
+        let value = inputs.on_edge(phi, pred);
+        plan.moves.push(owned(value) && !is_live_in(value) && moved.insert(value));
+        plan.inputs.push(value);
     }
     let moves = (moves_start, plan.moves.len() as u32 - moves_start);
     let mut releases: Vec<EdgeRelease> = liveness

@@ -238,6 +238,7 @@ fn check_drop_plan(program: &Program, text: &str) {
                 let edge = info.drops.edge(block, i);
                 let phis: Vec<mir::Inst> = func.phis(succ).collect();
                 assert_eq!(edge.moves.len(), phis.len(), "{}", at("one move flag per phi"));
+                assert_eq!(edge.inputs.len(), phis.len(), "{}", at("one input per phi"));
                 assert!(
                     sorted(&edge.releases.iter().map(|r| r.value).collect::<Vec<_>>()),
                     "{}",
@@ -251,9 +252,10 @@ fn check_drop_plan(program: &Program, text: &str) {
                     assert!(held.remove(&r.value), "{}", at(&format!("edge releases {:?}, not held", r.value)));
                 }
                 // The phis read all their entries, then define all their results.
-                for (&phi, &moves) in phis.iter().zip(edge.moves) {
+                for ((&phi, &moves), &input) in phis.iter().zip(edge.moves).zip(edge.inputs) {
                     let mir::InstData::Phi { entries, .. } = func.insts[phi] else { unreachable!() };
                     let v = func.phi_list(entries).iter().find(|e| e.block == block).expect("entry").value;
+                    assert_eq!(input, v, "{}", at("the edge's input of a phi is not its entry for the edge"));
                     if moves {
                         assert!(owned(v) && held.remove(&v), "{}", at(&format!("edge moves {v:?}, not held")));
                     }

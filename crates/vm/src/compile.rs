@@ -486,11 +486,9 @@ impl<'a> FnCompiler<'a> {
         let plan = self.info.drops.edge(block, succ);
         let func = self.func;
         let mut moves: Vec<(Slot, Slot, bool)> = Vec::new();
-        for (phi, &moved) in func.phis(dest).zip(plan.moves) {
-            let InstData::Phi { entries, .. } = func.insts[phi] else { unreachable!() };
-            let entry = func.phi_list(entries).iter().find(|e| e.block == block).expect("verified phi");
+        for ((phi, &input), &moved) in func.phis(dest).zip(plan.inputs).zip(plan.moves) {
             let dst = self.slot(func.results[phi].expect("phis have results"));
-            let src = self.slot(entry.value);
+            let src = self.slot(input);
             // A scalar is copied; a box copy that does not move adds a reference.
             moves.push((dst, src, moved || dst.file == File::S));
         }
