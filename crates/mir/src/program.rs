@@ -23,6 +23,21 @@ pub struct FuncInfo {
     pub drops: DropPlan,
 }
 
+impl FuncInfo {
+    /// Whether the CFG is reducible: every loop is entered only through its
+    /// header, i.e. the target of each retreating edge (one going backward
+    /// in reverse postorder) dominates its source.
+    pub fn is_reducible(&self) -> bool {
+        self.order.rpo().iter().all(|&block| {
+            let at = self.order.rpo_index(block);
+            self.cfg
+                .succs(block)
+                .iter()
+                .all(|&succ| self.order.rpo_index(succ) > at || self.domtree.dominates(succ, block))
+        })
+    }
+}
+
 /// A verified module and its analyses.
 #[derive(Clone, Debug)]
 pub struct Program {

@@ -354,3 +354,23 @@ entry:
     // In `body`, at the concat: %n, %i, %s and %piece.
     assert_eq!(info.liveness.max_live(p.func(f), &info.order), 4);
 }
+
+#[test]
+fn reducibility() {
+    let p = program(DIAMOND_AND_LOOP);
+    assert!(p.info(func_named(&p, "f")).is_reducible());
+    // A cycle entered at `a` and at `b`: neither dominates the other.
+    let p = program(
+        "func @f(%c: bool) {
+entry:
+  branch %c, a, b
+a:
+  branch %c, b, exit
+b:
+  branch %c, a, exit
+exit:
+  return
+}",
+    );
+    assert!(!p.info(func_named(&p, "f")).is_reducible());
+}
