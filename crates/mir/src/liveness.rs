@@ -195,7 +195,8 @@ pub struct DropPlan {
 #[derive(Clone, Copy, Debug)]
 struct EdgeData {
     releases: (u32, u32),
-    moves: (u32, u32),
+    /// The range of `inputs` and `moves`: one entry per phi of the successor.
+    phis: (u32, u32),
 }
 
 /// What happens on one CFG edge, in this order: the successor's phis take
@@ -326,7 +327,7 @@ impl DropPlan {
     #[inline]
     pub fn edge(&self, block: Block, succ_index: usize) -> EdgePlan<'_> {
         let e = self.edges[self.edge_start[block] as usize + succ_index];
-        let phis = e.moves.0 as usize..(e.moves.0 + e.moves.1) as usize;
+        let phis = e.phis.0 as usize..(e.phis.0 + e.phis.1) as usize;
         EdgePlan {
             inputs: &self.inputs[phis.clone()],
             moves: &self.moves[phis],
@@ -402,13 +403,13 @@ fn plan_edge(
     let live_in = liveness.live_in(succ);
     let is_live_in = |v: Value| live_in.binary_search(&v).is_ok();
     let mut moved: HashSet<Value> = HashSet::new();
-    let moves_start = plan.moves.len() as u32;
+    let phis_start = plan.moves.len() as u32;
     for phi in func.phis(succ) {
         let value = inputs.on_edge(phi, pred);
         plan.moves.push(owned(value) && !is_live_in(value) && moved.insert(value));
         plan.inputs.push(value);
     }
-    let moves = (moves_start, plan.moves.len() as u32 - moves_start);
+    let phis = (phis_start, plan.moves.len() as u32 - phis_start);
     let mut releases: Vec<EdgeRelease> = liveness
         .live_out(pred)
         .iter()
@@ -420,5 +421,5 @@ fn plan_edge(
     releases.sort_unstable_by_key(|r| r.value);
     let start = plan.edge_releases.len() as u32;
     plan.edge_releases.extend_from_slice(&releases);
-    EdgeData { releases: (start, releases.len() as u32), moves }
+    EdgeData { releases: (start, releases.len() as u32), phis }
 }
