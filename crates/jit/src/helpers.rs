@@ -226,7 +226,7 @@ pub unsafe extern "C" fn mir13_release(ctx: *mut Ctx, addr: u64) -> u32 {
 pub unsafe extern "C" fn mir13_string_length(addr: u64) -> i64 {
     // SAFETY: compiled code checked the kind and holds a reference.
     let obj = unsafe { ObjRef::from_addr(addr as usize) };
-    runtime::char_len(obj.string()) as i64
+    obj.string_chars() as i64
 }
 
 /// A box comparison (§3): returns 0 or 1, or 2 after a trap.

@@ -71,7 +71,35 @@ impl std::fmt::Debug for ObjRef {
 
 /// A StringBox: immutable UTF-8 text (mutated only when unique, §6).
 pub struct StrBody {
-    pub text: String,
+    text: String,
+    /// Unicode scalar values in `text`, which is ASCII when it equals the
+    /// byte length: `length()` and, on ASCII, `charAt` and `substring` are
+    /// O(1) instead of a scan of the text per call.
+    chars: usize,
+}
+
+impl StrBody {
+    /// The body of a StringBox holding `text`.
+    pub fn new(text: String) -> StrBody {
+        let chars = if text.is_ascii() { text.len() } else { text.chars().count() };
+        StrBody { text, chars }
+    }
+
+    /// Appends `tail`, which the caller has reserved room for.
+    pub fn push_str(&mut self, tail: &str) {
+        self.chars += if tail.is_ascii() { tail.len() } else { tail.chars().count() };
+        self.text.push_str(tail);
+    }
+
+    /// Reserves room for `extra` more bytes.
+    pub fn try_reserve(&mut self, extra: usize) -> Result<(), std::collections::TryReserveError> {
+        self.text.try_reserve(extra)
+    }
+
+    /// Bytes allocated for the text.
+    pub fn capacity(&self) -> usize {
+        self.text.capacity()
+    }
 }
 
 /// An ArrayBox: a growable sequence of values it holds strong references to.
@@ -302,6 +330,12 @@ impl ObjRef {
     /// The string body (kind must be `Str`).
     pub fn string<'a>(self) -> &'a String {
         &self.body::<StrBody>().text
+    }
+
+    /// A StringBox's length: its count of Unicode scalar values (kind must
+    /// be `Str`).
+    pub fn string_chars(self) -> usize {
+        self.body::<StrBody>().chars
     }
 
     /// The user-box body (kind must be `User`).

@@ -25,7 +25,7 @@ mod value;
 pub use heap::{FiniRequest, Heap, Kind, MapKey, ObjRef, Stats};
 pub use host::{HostArg, HostId, HostRegistry, HostRet, IntoHostFn};
 pub use meta::{FuncMeta, ProgramInfo, UserClass};
-pub use methods::{BuiltinResult, Dispatch, Method, MethodRef, StaticResult, char_len};
+pub use methods::{BuiltinResult, Dispatch, Method, MethodRef, StaticResult};
 pub use runtime::{DEFAULT_MAX_DEPTH, InterruptHandle, Io, MAX_DEPTH, RunConfig, Runtime, boxes_equal};
 pub use trap::{BACKTRACE_ENDS, Backtrace, Trap, TrapReport};
 pub use value::{Class, Value};

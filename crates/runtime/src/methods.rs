@@ -398,10 +398,11 @@ impl Runtime {
 
     fn string_method(&mut self, site: Site, o: ObjRef, owned: bool, args: &[Value]) -> Result<BuiltinResult, Trap> {
         let s = o.string().as_str();
+        let chars = o.string_chars();
         let value = match site.method {
             Method::Length => {
                 self.arity(site, args, 0)?;
-                Value::I64(char_len(s) as i64)
+                Value::I64(chars as i64)
             }
             Method::ToString => {
                 self.arity(site, args, 0)?;
@@ -418,13 +419,13 @@ impl Runtime {
             Method::Substring => {
                 self.arity(site, args, 2)?;
                 let (i, j) = (self.int_arg(site, args, 0)?, self.int_arg(site, args, 1)?);
-                let (start, end) = char_range(s, i, j)?;
+                let (start, end) = char_range(s, chars, i, j)?;
                 self.new_string(s[start..end].to_string())?
             }
             Method::IndexOf => {
                 self.arity(site, args, 1)?;
                 let needle = self.str_arg(site, args, 0)?;
-                Value::I64(s.find(needle).map_or(-1, |at| char_len(&s[..at]) as i64))
+                Value::I64(s.find(needle).map_or(-1, |at| char_offset(s, chars, at) as i64))
             }
             Method::Contains | Method::StartsWith | Method::EndsWith => {
                 self.arity(site, args, 1)?;
@@ -438,7 +439,7 @@ impl Runtime {
             Method::CharAt | Method::CharCodeAt => {
                 self.arity(site, args, 1)?;
                 let i = self.int_arg(site, args, 0)?;
-                let c = char_at(s, i)?;
+                let c = char_at(s, chars, i)?;
                 match site.method {
                     Method::CharAt => self.new_string(c.to_string())?,
                     _ => Value::I64(c as i64),
@@ -457,7 +458,7 @@ impl Runtime {
             Method::Replace => {
                 self.arity(site, args, 2)?;
                 let (from, to) = (self.str_arg(site, args, 0)?, self.str_arg(site, args, 1)?);
-                let count = if from.is_empty() { char_len(s) + 1 } else { s.matches(from).count() };
+                let count = if from.is_empty() { chars + 1 } else { s.matches(from).count() };
                 self.heap.check(s.len().saturating_add(count.saturating_mul(to.len())))?;
                 self.new_string(s.replace(from, to))?
             }
@@ -503,10 +504,10 @@ impl Runtime {
     fn concat(&mut self, o: ObjRef, owned: bool, tail: &str) -> Result<BuiltinResult, Trap> {
         if owned && o.rc() == 1 {
             let body = o.body_mut::<StrBody>();
-            let before = body.text.capacity();
-            body.text.try_reserve(tail.len()).map_err(|_| Trap::OutOfMemory)?;
-            body.text.push_str(tail);
-            let after = body.text.capacity();
+            let before = body.capacity();
+            body.try_reserve(tail.len()).map_err(|_| Trap::OutOfMemory)?;
+            body.push_str(tail);
+            let after = body.capacity();
             self.heap.adjust(before, after)?;
             self.heap.count_reuse();
             return Ok(BuiltinResult { value: Value::Obj(o), took_receiver: true });
@@ -936,7 +937,7 @@ impl Runtime {
     #[inline]
     pub fn string_len(string: Value) -> Option<i64> {
         let o = string.as_obj().filter(|o| o.kind() == Kind::Str)?;
-        Some(char_len(o.string()) as i64)
+        Some(o.string_chars() as i64)
     }
 }
 
@@ -955,9 +956,10 @@ fn string_key(v: Value) -> Option<MapKey> {
     v.as_str().map(|s| MapKey::Str(s.into()))
 }
 
-/// A StringBox's length: its count of Unicode scalar values.
-pub fn char_len(s: &str) -> usize {
-    if s.is_ascii() { s.len() } else { s.chars().count() }
+/// The char index of byte offset `at` (a char boundary) in `s`, which
+/// holds `chars` chars.
+fn char_offset(s: &str, chars: usize, at: usize) -> usize {
+    if chars == s.len() { at } else { s[..at].chars().count() }
 }
 
 /// Checks `i` against a length: `0 <= i < len`.
@@ -973,21 +975,20 @@ fn range(i: i64, j: i64, len: usize) -> Result<(usize, usize), Trap> {
     Ok((start, end))
 }
 
-/// Byte range of the chars `[i, j)` of `s`.
-fn char_range(s: &str, i: i64, j: i64) -> Result<(usize, usize), Trap> {
-    let (start, end) = range(i, j, char_len(s))?;
-    if s.is_ascii() {
+/// Byte range of the chars `[i, j)` of `s`, which holds `chars` chars.
+fn char_range(s: &str, chars: usize, i: i64, j: i64) -> Result<(usize, usize), Trap> {
+    let (start, end) = range(i, j, chars)?;
+    if chars == s.len() {
         return Ok((start, end));
     }
     let byte = |n: usize| s.char_indices().nth(n).map_or(s.len(), |(b, _)| b);
     Ok((byte(start), byte(end)))
 }
 
-/// The `i`-th char of `s`.
-fn char_at(s: &str, i: i64) -> Result<char, Trap> {
-    let len = char_len(s);
-    let i = index(i, len)?;
-    Ok(if s.is_ascii() { s.as_bytes()[i] as char } else { s.chars().nth(i).unwrap_or_default() })
+/// The `i`-th char of `s`, which holds `chars` chars.
+fn char_at(s: &str, chars: usize, i: i64) -> Result<char, Trap> {
+    let i = index(i, chars)?;
+    Ok(if chars == s.len() { s.as_bytes()[i] as char } else { s.chars().nth(i).unwrap_or_default() })
 }
 
 /// Wrapping integer power by squaring.

@@ -267,7 +267,7 @@ impl Runtime {
 
     /// A new StringBox.
     pub fn new_string(&mut self, text: String) -> Result<Value, Trap> {
-        Ok(Value::Obj(self.heap.alloc(StrBody { text })?))
+        Ok(Value::Obj(self.heap.alloc(StrBody::new(text))?))
     }
 
     /// A new ArrayBox taking over the references in `items`.
