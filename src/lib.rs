@@ -215,7 +215,7 @@ impl Loaded {
     /// # Panics
     /// If the program has no `@main` (see [`Loaded::has_main`]).
     pub fn run(&self, options: &RunOptions, io: Io) -> Result<Outcome, Box<Failure>> {
-        let backend = self.backend_for(options.backend);
+        let (backend, _) = self.backend_for(options);
         let failed = |e: String| Box::new(Failure::Backend(e));
         if options.config.max_depth > runtime::MAX_DEPTH {
             let depth = options.config.max_depth;
@@ -225,9 +225,10 @@ impl Loaded {
             Backend::Jit => {
                 let metered = options.config.fuel.is_some();
                 let code = self.native_code(metered).map_err(|e| failed(e.to_string()))?;
+                let stack = jit::stack_size(code, options.config.max_depth).expect("backend_for checked");
                 let (program, host, config) =
                     (Arc::clone(&self.program), Arc::clone(&self.host), options.config.clone());
-                jit::on_jit_thread(options.config.max_depth, move || {
+                jit::on_jit_thread(stack, move || {
                     let mut rt = runtime::Runtime::new(Arc::clone(&program), host, config, io);
                     let result = jit::run(code, &program, &mut rt);
                     rt.flush();
@@ -260,12 +261,25 @@ impl Loaded {
         }
     }
 
-    /// The backend that runs when `requested` is asked for: the VM stands
-    /// in for the JIT where Cranelift cannot target the machine.
-    pub fn backend_for(&self, requested: Backend) -> Backend {
-        match requested {
-            Backend::Jit if self.jit_unsupported().is_some() => Backend::Vm,
-            _ => requested,
+    /// The backend that runs `options`, and why when it is not the one asked
+    /// for. The VM stands in for the JIT where Cranelift cannot target the
+    /// machine, and where a thread whose stack holds `max_depth` calls of
+    /// the program's largest native frame would be too large (the JIT would
+    /// otherwise trap `stack overflow` before the depth limit). Asking about
+    /// the JIT compiles the program, once.
+    pub fn backend_for(&self, options: &RunOptions) -> (Backend, Option<String>) {
+        if options.backend != Backend::Jit {
+            return (options.backend, None);
+        }
+        if let Some(why) = self.jit_unsupported() {
+            return (Backend::Vm, Some(why));
+        }
+        let max_depth = options.config.max_depth;
+        match self.native_code(options.config.fuel.is_some()) {
+            Ok(code) if jit::stack_size(code, max_depth).is_none() => {
+                (Backend::Vm, Some(format!("the JIT's stack cannot hold {max_depth} calls of this program's frames")))
+            }
+            _ => (Backend::Jit, None),
         }
     }
 

@@ -197,9 +197,9 @@ fn run_program(args: RunArgs) -> Result<u8, String> {
         },
     };
     if args.verbose {
-        let used = loaded.backend_for(options.backend);
+        let (used, why) = loaded.backend_for(&options);
         let mut stderr = std::io::stderr().lock();
-        if let Some(why) = loaded.jit_unsupported().filter(|_| used != options.backend) {
+        if let Some(why) = why {
             let _ = writeln!(stderr, "note: {why}; running on the vm instead");
         }
         let _ = writeln!(stderr, "note: backend {}", used.name());

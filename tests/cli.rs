@@ -251,3 +251,55 @@ fn a_function_whose_live_sets_would_not_fit_is_rejected() {
     assert!(err.contains("function `@main` is too large to analyze"), "{err}");
     assert!(err.contains("live_sets.mir:1:6"), "{err}");
 }
+
+/// `@rec(d)` recurses `d` deep with `k` f64 values live across each call,
+/// so every JIT frame holds them; `@main` calls `@rec(depth)`.
+fn big_frames(k: usize, depth: usize) -> String {
+    let mut src = String::from(
+        "func @rec(%d: i64) -> f64 {\nentry:\n  %z = compare eq %d, 0\n  branch %z, base, step\nbase:\n  return 0.0\nstep:\n  %df = typeop cast %d to f64\n",
+    );
+    for i in 0..k {
+        src += &format!("  %v{i} = binop mul %df, {i}.5\n");
+    }
+    src += "  %d1 = binop sub %d, 1\n  %r = call @rec(%d1)\n  %a0 = binop add %r, %v0\n";
+    for i in 1..k {
+        src += &format!("  %a{i} = binop add %a{}, %v{i}\n", i - 1);
+    }
+    src += &format!("  return %a{}\n}}\n\nfunc @main() -> i64 {{\nentry:\n", k - 1);
+    src += &format!("  %r = call @rec({depth})\n  externcall env.console.log(%r)\n  return 0\n}}\n");
+    src
+}
+
+#[test]
+fn large_frames_reach_the_same_depth_on_every_backend() {
+    // About 8 KiB of spilled values per JIT frame, where a frame used to be
+    // budgeted 2 KiB: the JIT ran out of native stack long before the depth
+    // limit. `@main` is depth 1, so `@rec(d)` reaches depth d + 2.
+    for (depth, fits) in [(19_998, true), (19_999, false)] {
+        let src = big_frames(1000, depth);
+        let mut seen = Vec::new();
+        for backend in ["interp", "vm", "jit"] {
+            let out = mir13(&["run", "--backend", backend, "--max-depth", "20000", "-"], src.as_bytes());
+            let first = stderr(&out).lines().next().unwrap_or_default().to_string();
+            assert_eq!(out.status.code(), Some(if fits { 0 } else { 1 }), "{backend} at {depth}: {first}");
+            if !fits {
+                assert_eq!(first, "error: trap: stack overflow", "{backend} at {depth}");
+            }
+            seen.push(stdout(&out));
+        }
+        assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
+    }
+}
+
+#[test]
+fn the_vm_stands_in_when_the_jit_stack_would_be_too_large() {
+    // 500,000 calls of a frame holding 3,000 spilled values: over 4 GiB.
+    let src = big_frames(3000, 20);
+    let out = mir13(&["run", "--verbose", "--max-depth", "500000", "-"], src.as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("running on the vm instead"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("note: backend vm"), "{}", stderr(&out));
+    let small = mir13(&["run", "--verbose", "-"], big_frames(10, 20).as_bytes());
+    assert!(stderr(&small).contains("note: backend jit"), "{}", stderr(&small));
+    assert_eq!(stdout(&out), stdout(&mir13(&["run", "--backend", "interp", "-"], src.as_bytes())));
+}

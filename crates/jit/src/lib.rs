@@ -49,6 +49,8 @@ pub struct JitCode {
     hosts: Vec<String>,
     names: Vec<String>,
     metered: bool,
+    /// The largest native frame of a compiled function, in bytes.
+    frame_bytes: usize,
 }
 
 impl JitCode {
@@ -170,6 +172,7 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
     let mut cx = module.make_context();
     let mut fcx = FunctionBuilderContext::new();
     let mut names = Vec::with_capacity(funcs.len());
+    let mut frame_bytes = 0;
     for (i, (id, func)) in funcs.iter().enumerate() {
         let name = program.module().sym(func.name).to_string();
         cx.func.signature = signature(&module, func);
@@ -181,7 +184,9 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
             let _ = writeln!(text, "; @{name}\n{}", cx.func.display());
         }
         let isa = if once[i] || too_slow_to_optimize(program, id) { &*quick } else { &*optimizing };
-        define(&mut module, &mut cx, ids[i], isa).map_err(|e| JitError::Codegen(format!("@{name}: {e}")))?;
+        let frame =
+            define(&mut module, &mut cx, ids[i], isa).map_err(|e| JitError::Codegen(format!("@{name}: {e}")))?;
+        frame_bytes = frame_bytes.max(frame);
         module.clear_context(&mut cx);
 
         if let Some(tramp) = tramps[i] {
@@ -189,7 +194,9 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
             cx.func.name = UserFuncName::user(1, i as u32);
             let b = FunctionBuilder::new(&mut cx.func, &mut fcx);
             trampoline(b, &mut module, func, ids[i]);
-            define(&mut module, &mut cx, tramp, isa).map_err(|e| JitError::Codegen(format!("@{name}: {e}")))?;
+            let frame =
+                define(&mut module, &mut cx, tramp, isa).map_err(|e| JitError::Codegen(format!("@{name}: {e}")))?;
+            frame_bytes = frame_bytes.max(frame);
             module.clear_context(&mut cx);
         }
         names.push(name);
@@ -210,6 +217,7 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
         hosts: tables.hosts,
         names,
         metered,
+        frame_bytes,
     })
 }
 
@@ -248,9 +256,11 @@ fn define(
     cx: &mut cranelift_codegen::Context,
     id: ClifFunc,
     isa: &dyn TargetIsa,
-) -> Result<(), String> {
+) -> Result<usize, String> {
     cx.compile(isa, &mut ControlPlane::default()).map_err(|e| format!("{:?}", e.inner))?;
     let code = cx.compiled_code().expect("compiled just above");
+    // Below the frame pointer, plus the saved frame pointer and return address.
+    let frame = code.buffer.frame_layout().map_or(0, |l| l.frame_to_fp_offset as usize) + 16;
     let pad = if isa.name() == "x64" { loop_padding(&code.bb_edges) } else { 0 };
     let mut bytes = x64_nops(pad);
     bytes.extend_from_slice(code.code_buffer());
@@ -261,7 +271,8 @@ fn define(
         .map(|r| ModuleReloc { offset: r.offset + pad, ..ModuleReloc::from_mach_reloc(r, &cx.func, id) })
         .collect();
     let align = if pad > 0 { LOOP_LINE } else { code.buffer.alignment };
-    module.define_function_bytes(id, align as u64, &bytes, &relocs).map_err(|e| format!("{e:?}"))
+    module.define_function_bytes(id, align as u64, &bytes, &relocs).map_err(|e| format!("{e:?}"))?;
+    Ok(frame)
 }
 
 /// A padded function starts on a line of this many bytes, and its loop
@@ -458,24 +469,30 @@ thread_local! {
 
 /// Stack kept free below the limit for runtime helpers and host functions.
 const HELPER_RESERVE: usize = 4 << 20;
-/// Native stack budgeted per MIR call (a call through helpers takes most).
+/// Native stack budgeted per MIR call besides the callee's own frame: a
+/// call through runtime helpers (a method, a function value, a `fini`)
+/// passes through their frames and a trampoline's.
 const BYTES_PER_CALL: usize = 2 << 10;
-/// The largest stack [`on_jit_thread`] asks for.
-const MAX_STACK: usize = 1 << 30;
+/// The largest stack [`on_jit_thread`] asks for (address space, mostly
+/// never touched).
+const MAX_STACK: usize = 4 << 30;
 
-/// The stack [`on_jit_thread`] gives a run of `max_depth` calls.
-const fn stack_size(max_depth: u32) -> usize {
-    let wanted = HELPER_RESERVE * 4 + max_depth as usize * BYTES_PER_CALL;
-    if wanted < MAX_STACK { wanted } else { MAX_STACK }
+// The deepest run a program may ask for fits, with frames up to 4 KiB.
+const _: () = assert!(HELPER_RESERVE * 4 + runtime::MAX_DEPTH as usize * (BYTES_PER_CALL + (4 << 10)) <= MAX_STACK);
+
+/// The stack a run of `code` needs so that `max_depth` nested MIR calls,
+/// each as large as its largest frame, trap `stack overflow` by the depth
+/// count and never by the stack check; `None` when that is more than the
+/// JIT's thread may have.
+pub fn stack_size(code: &JitCode, max_depth: u32) -> Option<usize> {
+    let per_call = BYTES_PER_CALL + code.frame_bytes;
+    let wanted = (max_depth as usize).checked_mul(per_call)?.checked_add(HELPER_RESERVE * 4)?;
+    (wanted <= MAX_STACK).then_some(wanted)
 }
 
-// The deepest run a program may ask for gets its full budget.
-const _: () = assert!(stack_size(runtime::MAX_DEPTH) < MAX_STACK);
-
-/// Runs `body` on a new thread whose stack fits `max_depth` nested MIR
-/// calls; compiled code traps `stack overflow` before it runs out.
-pub fn on_jit_thread<R: Send>(max_depth: u32, body: impl FnOnce() -> R + Send) -> Result<R, String> {
-    let size = stack_size(max_depth);
+/// Runs `body` on a new thread with a stack of `size` bytes (see
+/// [`stack_size`]); compiled code traps `stack overflow` before it runs out.
+pub fn on_jit_thread<R: Send>(size: usize, body: impl FnOnce() -> R + Send) -> Result<R, String> {
     std::thread::scope(|s| {
         let thread = std::thread::Builder::new()
             .name("mir13-jit".into())
