@@ -183,7 +183,8 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
         if let Some(text) = clif.as_deref_mut() {
             let _ = writeln!(text, "; @{name}\n{}", cx.func.display());
         }
-        let isa = if once[i] || too_slow_to_optimize(program, id) { &*quick } else { &*optimizing };
+        let isa =
+            if once[i] || too_slow_to_optimize(program, id, cx.func.dfg.num_insts()) { &*quick } else { &*optimizing };
         let frame =
             define(&mut module, &mut cx, ids[i], isa).map_err(|e| JitError::Codegen(format!("@{name}: {e}")))?;
         frame_bytes = frame_bytes.max(frame);
@@ -322,14 +323,21 @@ fn x64_nops(n: u32) -> Vec<u8> {
 /// lives in spill slots whichever allocator runs.
 const CROWDED: usize = 1000;
 
-/// Whether Cranelift's backtracking register allocator could take minutes
-/// on `id`, which is then compiled quickly, as code that runs once: more
-/// than [`CROWDED`] values live at once, or an irreducible CFG, on which its
-/// iterative dominator computation took 96 s for a chain of 5,000 blocks
-/// entered at both ends. The single-pass allocator needs neither.
-fn too_slow_to_optimize(program: &Program, id: mir::FuncId) -> bool {
+/// Cranelift instructions above which a function is compiled quickly: the
+/// optimizer's passes grow faster than the function (a loop body of 20,000
+/// checked casts, 520,000 instructions, took 9 s). The largest function of
+/// the benchmarks, nbody's `@advance`, has about 1,700.
+const HUGE: usize = 20_000;
+
+/// Whether optimizing `id`, translated to `clif_insts` Cranelift
+/// instructions, could take minutes; it is then compiled quickly, as code
+/// that runs once. That is when it is [`HUGE`], holds more than [`CROWDED`]
+/// values live at once, or has an irreducible CFG, on which the backtracking
+/// allocator's iterative dominator computation took 96 s for a chain of
+/// 5,000 blocks entered at both ends.
+fn too_slow_to_optimize(program: &Program, id: mir::FuncId, clif_insts: usize) -> bool {
     let info = program.info(id);
-    !info.is_reducible() || info.liveness.max_live(program.func(id), &info.order) > CROWDED
+    clif_insts > HUGE || !info.is_reducible() || info.liveness.max_live(program.func(id), &info.order) > CROWDED
 }
 
 /// The functions that run a few times at most, compiled quickly rather
@@ -681,12 +689,13 @@ out:
             let parsed = mir::parse(&wide(n)).expect("the test module parses");
             let program = mir::Program::new(parsed.module, None, &mir::NoExterns).expect("the test module verifies");
             let main = program.main().expect("@main");
-            assert_eq!(super::too_slow_to_optimize(&program, main), crowded, "{n} values");
+            assert_eq!(super::too_slow_to_optimize(&program, main, 100), crowded, "{n} values");
         }
         // A loop entered at `a` and at `b`.
         let two_entries = "func @main() -> i64 {\nentry:\n  %c = compare lt 1, 2\n  branch %c, a, b\na:\n  branch %c, b, out\nb:\n  branch %c, a, out\nout:\n  return 0\n}\n";
         let parsed = mir::parse(two_entries).expect("the test module parses");
         let program = mir::Program::new(parsed.module, None, &mir::NoExterns).expect("the test module verifies");
-        assert!(super::too_slow_to_optimize(&program, program.main().expect("@main")));
+        assert!(super::too_slow_to_optimize(&program, program.main().expect("@main"), 100));
+        assert!(super::too_slow_to_optimize(&program, program.main().expect("@main"), super::HUGE + 1));
     }
 }

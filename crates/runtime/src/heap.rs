@@ -72,23 +72,39 @@ impl std::fmt::Debug for ObjRef {
 /// A StringBox: immutable UTF-8 text (mutated only when unique, §6).
 pub struct StrBody {
     text: String,
-    /// Unicode scalar values in `text`, which is ASCII when it equals the
-    /// byte length: `length()` and, on ASCII, `charAt` and `substring` are
-    /// O(1) instead of a scan of the text per call.
-    chars: usize,
+    /// Unicode scalar values in `text` ([`UNCOUNTED`] until first asked),
+    /// so that `length()` and, on ASCII text (as many chars as bytes),
+    /// `charAt` and `substring` cost O(1) instead of a scan per call.
+    /// Counted lazily: most strings are never indexed.
+    chars: Cell<usize>,
 }
+
+/// [`StrBody::chars`] before the first count.
+const UNCOUNTED: usize = usize::MAX;
 
 impl StrBody {
     /// The body of a StringBox holding `text`.
     pub fn new(text: String) -> StrBody {
-        let chars = if text.is_ascii() { text.len() } else { text.chars().count() };
-        StrBody { text, chars }
+        StrBody { text, chars: Cell::new(UNCOUNTED) }
     }
 
     /// Appends `tail`, which the caller has reserved room for.
     pub fn push_str(&mut self, tail: &str) {
-        self.chars += if tail.is_ascii() { tail.len() } else { tail.chars().count() };
+        let chars = self.chars.get();
+        if chars != UNCOUNTED {
+            self.chars.set(chars + tail.chars().count());
+        }
         self.text.push_str(tail);
+    }
+
+    /// The text's length in Unicode scalar values.
+    pub fn chars(&self) -> usize {
+        let mut chars = self.chars.get();
+        if chars == UNCOUNTED {
+            chars = self.text.chars().count();
+            self.chars.set(chars);
+        }
+        chars
     }
 
     /// Reserves room for `extra` more bytes.
@@ -335,7 +351,7 @@ impl ObjRef {
     /// A StringBox's length: its count of Unicode scalar values (kind must
     /// be `Str`).
     pub fn string_chars(self) -> usize {
-        self.body::<StrBody>().chars
+        self.body::<StrBody>().chars()
     }
 
     /// The user-box body (kind must be `User`).
