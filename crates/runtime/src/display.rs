@@ -2,20 +2,58 @@
 //!
 //! Containers are walked with an explicit stack, so a deeply nested array
 //! prints without native recursion; a container met again inside itself
-//! prints as `[...]`, `{...}` or `Name{...}`, as Python does.
+//! prints as `[...]`, `{...}` or `Name{...}`, as Python does. A container
+//! met again elsewhere prints again in full, so the text can be far larger
+//! than the objects (an array holding the previous one twice, 30 deep,
+//! prints 6 GB): a [`Budget`] bounds it.
 
 use crate::heap::{ArrayBody, Kind, MapBody, MapKey, ObjRef, UserBody};
 use crate::meta::ProgramInfo;
+use crate::trap::Trap;
 use crate::value::Value;
 use std::collections::HashSet;
 use std::fmt::Write;
 
+/// What a display may cost: past `max_bytes` of text (or when the text
+/// cannot grow) it traps `out of memory`, and every [`POLL_BYTES`] it
+/// polls for an interrupt or a timeout.
+pub struct Budget<'a> {
+    pub max_bytes: usize,
+    pub poll: &'a dyn Fn() -> Result<(), Trap>,
+}
+
+/// Text written between two checks of a [`Budget`].
+const POLL_BYTES: usize = 1 << 16;
+
+/// Room for a MatrixBox or TensorBox display: at most about a thousand
+/// elements and the lists around them (see `kernels::write_nested`).
+const SUMMARY_BYTES: usize = 1 << 16;
+
+impl Budget<'_> {
+    /// Checks the budget before a summarised MatrixBox or TensorBox display.
+    pub(crate) fn check_summary(&self, out: &mut String) -> Result<(), Trap> {
+        self.check(out, SUMMARY_BYTES)
+    }
+
+    /// Checks `out` against the budget and makes room for the next
+    /// [`POLL_BYTES`] (and `next` more) without an infallible allocation.
+    fn check(&self, out: &mut String, next: usize) -> Result<(), Trap> {
+        if out.len() > self.max_bytes {
+            return Err(Trap::OutOfMemory);
+        }
+        out.try_reserve(POLL_BYTES + next).map_err(|_| Trap::OutOfMemory)?;
+        (self.poll)()
+    }
+}
+
 /// Appends the display form of `v` to `out` (strings unquoted at top level).
-pub fn display(info: &ProgramInfo, v: Value, out: &mut String) {
+pub fn display(info: &ProgramInfo, v: Value, out: &mut String, budget: &Budget) -> Result<(), Trap> {
     if let Some(s) = v.as_str() {
+        budget.check(out, s.len())?;
         out.push_str(s);
+        Ok(())
     } else {
-        write_nested(info, v, out);
+        write_nested(info, v, out, budget)
     }
 }
 
@@ -59,18 +97,21 @@ struct Open {
 }
 
 /// Writes `v` as a container element, walking nested containers iteratively.
-fn write_nested(info: &ProgramInfo, v: Value, out: &mut String) {
+fn write_nested(info: &ProgramInfo, v: Value, out: &mut String, budget: &Budget) -> Result<(), Trap> {
     let mut stack: Vec<Open> = Vec::new();
     let mut on_path: HashSet<ObjRef> = HashSet::new();
     let mut pending = Some(v);
+    let mut checked_at = out.len();
+    budget.check(out, 0)?;
     loop {
-        if let Some(v) = pending.take()
-            && let Some(obj) = open(info, v, &on_path, out)
-        {
-            on_path.insert(obj);
-            stack.push(Open { obj, next: 0 });
+        if let Some(v) = pending.take() {
+            make_room(out, budget, &mut checked_at, v.as_str().map_or(0, |s| s.len() + 2))?;
+            if let Some(obj) = open(info, v, &on_path, out, budget)? {
+                on_path.insert(obj);
+                stack.push(Open { obj, next: 0 });
+            }
         }
-        let Some(top) = stack.last_mut() else { return };
+        let Some(top) = stack.last_mut() else { return Ok(()) };
         let obj = top.obj;
         let i = top.next;
         top.next += 1;
@@ -93,6 +134,8 @@ fn write_nested(info: &ProgramInfo, v: Value, out: &mut String) {
                     if i > 0 {
                         out.push_str(", ");
                     }
+                    let key_len = if let MapKey::Str(s) = key { s.len() + 2 } else { 0 };
+                    make_room(out, budget, &mut checked_at, key_len)?;
                     write_key(key, out);
                     out.push_str(": ");
                     pending = Some(value);
@@ -120,6 +163,16 @@ fn write_nested(info: &ProgramInfo, v: Value, out: &mut String) {
     }
 }
 
+/// Checks the budget when [`POLL_BYTES`] were written since the last check
+/// (at `checked_at`), or when the next `next` bytes would not fit.
+fn make_room(out: &mut String, budget: &Budget, checked_at: &mut usize, next: usize) -> Result<(), Trap> {
+    if out.len() - *checked_at >= POLL_BYTES || next > out.capacity() - out.len() {
+        budget.check(out, next)?;
+        *checked_at = out.len();
+    }
+    Ok(())
+}
+
 fn close(stack: &mut Vec<Open>, on_path: &mut HashSet<ObjRef>, out: &mut String, closer: &str) {
     out.push_str(closer);
     if let Some(done) = stack.pop() {
@@ -129,7 +182,13 @@ fn close(stack: &mut Vec<Open>, on_path: &mut HashSet<ObjRef>, out: &mut String,
 
 /// Writes a scalar or string, or the opening of a container (returned to be
 /// walked). A container already open is written as a cycle marker.
-fn open(info: &ProgramInfo, v: Value, on_path: &HashSet<ObjRef>, out: &mut String) -> Option<ObjRef> {
+fn open(
+    info: &ProgramInfo,
+    v: Value,
+    on_path: &HashSet<ObjRef>,
+    out: &mut String,
+    budget: &Budget,
+) -> Result<Option<ObjRef>, Trap> {
     match v {
         Value::Null => out.push_str("null"),
         Value::I64(n) => {
@@ -146,8 +205,8 @@ fn open(info: &ProgramInfo, v: Value, on_path: &HashSet<ObjRef>, out: &mut Strin
             let cycle = on_path.contains(&obj);
             match obj.kind() {
                 Kind::Str => write_quoted(obj.string(), out),
-                Kind::Matrix => crate::matrix::write_matrix(obj.body(), out),
-                Kind::Tensor => crate::tensor::write_tensor(obj.body(), out),
+                Kind::Matrix => crate::matrix::write_matrix(obj.body(), out, budget)?,
+                Kind::Tensor => crate::tensor::write_tensor(obj.body(), out, budget)?,
                 Kind::Array => out.push_str(if cycle { "[...]" } else { "[" }),
                 Kind::Map => out.push_str(if cycle { "{...}" } else { "{" }),
                 Kind::User => {
@@ -156,9 +215,9 @@ fn open(info: &ProgramInfo, v: Value, on_path: &HashSet<ObjRef>, out: &mut Strin
                 }
             }
             if !cycle && matches!(obj.kind(), Kind::Array | Kind::Map | Kind::User) {
-                return Some(obj);
+                return Ok(Some(obj));
             }
         }
     }
-    None
+    Ok(None)
 }

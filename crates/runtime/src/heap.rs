@@ -434,6 +434,11 @@ impl Heap {
         self.live_bytes
     }
 
+    /// The `--max-memory` limit, if any.
+    pub fn limit(&self) -> Option<usize> {
+        self.limit
+    }
+
     /// Fails with `out of memory` if `bytes` more would exceed the limit.
     pub fn check(&self, bytes: usize) -> Result<(), Trap> {
         match self.limit {

@@ -54,15 +54,15 @@ impl HostRegistry {
     pub fn standard() -> HostRegistry {
         let mut host = HostRegistry::empty();
         host.register_raw("env.console.log", &[Type::Box], None, |rt, args| {
-            let text = rt.display(args[0]);
+            let text = rt.display(args[0])?;
             write_out(rt, &text, true)
         });
         host.register_raw("env.console.print", &[Type::Box], None, |rt, args| {
-            let text = rt.display(args[0]);
+            let text = rt.display(args[0])?;
             write_out(rt, &text, false)
         });
         host.register_raw("env.console.error", &[Type::Box], None, |rt, args| {
-            let text = rt.display(args[0]) + "\n";
+            let text = rt.display(args[0])? + "\n";
             rt.write_stderr(&text);
             Ok(Value::Null)
         });
@@ -98,7 +98,7 @@ impl HostRegistry {
         });
         host.register_raw("env.fs.writeFile", &[Type::Box, Type::Box], None, |rt, args| {
             let path = fs_path(rt, "env.fs.writeFile", args[0])?;
-            let text = rt.display(args[1]);
+            let text = rt.display(args[1])?;
             std::fs::write(&path, text).map_err(|e| host_error("env.fs.writeFile", e))?;
             Ok(Value::Null)
         });

@@ -807,10 +807,14 @@ const EDGE_ITEMS: usize = 3;
 
 /// Appends the nested-list form of `data` (of `shape`, row-major): `5.0`
 /// for rank 0, `[1.0, 2.0]`, `[[1.0], [2.0]]`, ... Past
-/// [`SUMMARY_ELEMS`] elements, dimensions longer than six show their first
-/// and last three items around `...`.
+/// [`SUMMARY_ELEMS`] items (elements, or empty innermost lists),
+/// dimensions longer than six show their first and last three items
+/// around `...`, so the text stays small whatever the shape.
 pub fn write_nested<T: Elem>(data: &[T], shape: &[usize], out: &mut String) {
-    let summarise = data.len() > SUMMARY_ELEMS;
+    // An empty innermost list counts as an item: `[200000000, 0]` is
+    // 200 million `[]`s.
+    let items = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d.max(1)));
+    let summarise = items.is_none_or(|n| n > SUMMARY_ELEMS);
     write_level(data, shape, summarise, out);
 }
 
@@ -826,12 +830,10 @@ fn write_level<T: Elem>(data: &[T], shape: &[usize], summarise: bool, out: &mut 
     let size: usize = rest.iter().product();
     out.push('[');
     let elided = summarise && len > 2 * EDGE_ITEMS;
-    for i in 0..len {
-        if elided && i == EDGE_ITEMS {
+    let shown = if elided { (0..EDGE_ITEMS).chain(len - EDGE_ITEMS..len) } else { (0..len).chain(0..0) };
+    for i in shown {
+        if elided && i == len - EDGE_ITEMS {
             out.push_str(", ...");
-        }
-        if elided && (EDGE_ITEMS..len - EDGE_ITEMS).contains(&i) {
-            continue;
         }
         if i > 0 {
             out.push_str(", ");

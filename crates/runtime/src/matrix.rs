@@ -6,6 +6,7 @@
 //! them in a loop allocates nothing. Helpers shared with TensorBox (buffers
 //! within `--max-memory`, numeric arrays) live here too.
 
+use crate::display::Budget;
 use crate::heap::{ArrayBody, Body, Kind, ObjRef};
 use crate::kernels::{self, BinOp, Elem, SplitMix64, UnOp};
 use crate::methods::{BuiltinResult, Method, Site, done, index};
@@ -37,12 +38,14 @@ impl MatrixBody {
 }
 
 /// Appends the display form: `MatrixBox([2, 2] [[1.0, 2.0], [3.0, 4.0]])`.
-pub fn write_matrix(m: &MatrixBody, out: &mut String) {
+pub fn write_matrix(m: &MatrixBody, out: &mut String, budget: &Budget) -> Result<(), Trap> {
+    budget.check_summary(out)?;
     out.push_str("MatrixBox(");
     out.push_str(&kernels::shape_text(&m.shape()));
     out.push(' ');
     kernels::write_nested(&m.data, &m.shape(), out);
     out.push(')');
+    Ok(())
 }
 
 /// The result of an update done in place: the receiver itself.
@@ -285,7 +288,7 @@ impl Runtime {
             }
             Method::ToString => {
                 self.arity(site, args, 0)?;
-                self.new_string(self.display(Value::Obj(o)))?
+                self.new_string(self.display(Value::Obj(o))?)?
             }
             _ => return Err(self.unknown(site)),
         };

@@ -172,7 +172,7 @@ impl Runtime {
                 }
                 Method::ToString => {
                     self.arity(site, args, 0)?;
-                    done(self.new_string(self.display(recv))?)
+                    done(self.new_string(self.display(recv)?)?)
                 }
                 _ => Err(self.unknown(site)),
             },
@@ -589,7 +589,7 @@ impl Runtime {
                     if k > 0 {
                         text.push_str(sep);
                     }
-                    display::display(&self.info, item, &mut text);
+                    self.display_into(item, &mut text)?;
                 }
                 self.new_string(text)?
             }
@@ -620,7 +620,7 @@ impl Runtime {
             }
             Method::ToString => {
                 self.arity(site, args, 0)?;
-                self.new_string(self.display(Value::Obj(o)))?
+                self.new_string(self.display(Value::Obj(o))?)?
             }
             _ => return Err(self.unknown(site)),
         })
@@ -762,7 +762,7 @@ impl Runtime {
             }
             Method::ToString => {
                 self.arity(site, args, 0)?;
-                self.new_string(self.display(Value::Obj(o)))?
+                self.new_string(self.display(Value::Obj(o))?)?
             }
             _ => return Err(self.unknown(site)),
         })

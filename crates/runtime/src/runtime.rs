@@ -303,11 +303,20 @@ impl Runtime {
         }
     }
 
-    /// The display form of a value (§8).
-    pub fn display(&self, v: Value) -> String {
+    /// The display form of a value (§8). The text counts against
+    /// `--max-memory` while it is written, and a long one polls for an
+    /// interrupt or a timeout (see [`display::Budget`]).
+    pub fn display(&self, v: Value) -> Result<String, Trap> {
         let mut out = String::new();
-        display::display(&self.info, v, &mut out);
-        out
+        self.display_into(v, &mut out)?;
+        Ok(out)
+    }
+
+    /// Appends the display form of `v` to `out`, as [`Runtime::display`].
+    pub fn display_into(&self, v: Value, out: &mut String) -> Result<(), Trap> {
+        let max_bytes = self.heap.limit().map_or(usize::MAX, |limit| limit.saturating_sub(self.heap.live_bytes()));
+        let poll = || self.poll_interrupt();
+        display::display(&self.info, v, out, &display::Budget { max_bytes, poll: &poll })
     }
 
     /// Checks that `v` can stand where MIR type `ty` is expected: a checked

@@ -6,6 +6,7 @@
 //! `transpose` of a square matrix or a tensor of rank below 2) write into
 //! the receiver when it is handed over and unique (§6).
 
+use crate::display::Budget;
 use crate::heap::{Body, Kind, ObjRef};
 use crate::kernels::{self, BinOp, UnOp};
 use crate::matrix::{element_count, reused, shape_mismatch};
@@ -38,12 +39,14 @@ impl Body for TensorBody {
 
 /// Appends the display form: `TensorBox([2, 2] [[1.0, 2.0], [3.0, 4.0]])`
 /// (a rank-0 tensor shows its one element: `TensorBox([] 5.0)`).
-pub fn write_tensor(t: &TensorBody, out: &mut String) {
+pub fn write_tensor(t: &TensorBody, out: &mut String, budget: &Budget) -> Result<(), Trap> {
+    budget.check_summary(out)?;
     out.push_str("TensorBox(");
     out.push_str(&kernels::shape_text(&t.shape));
     out.push(' ');
     kernels::write_nested(&t.data, &t.shape, out);
     out.push(')');
+    Ok(())
 }
 
 impl Runtime {
@@ -108,7 +111,13 @@ impl Runtime {
 
     /// `shape mismatch: reshape of [2, 3] and [4, -1]` (the shape as requested).
     fn reshape_mismatch(&self, site: Site, current: &[usize], requested: &[Value]) -> Trap {
-        let dims: Vec<String> = requested.iter().map(|&v| self.display(v)).collect();
+        let mut dims = Vec::with_capacity(requested.len());
+        for &v in requested {
+            match self.display(v) {
+                Ok(text) => dims.push(text),
+                Err(trap) => return trap,
+            }
+        }
         Trap::ShapeMismatch {
             op: site.method.name(),
             left: kernels::shape_text(current),
@@ -351,7 +360,7 @@ impl Runtime {
             }
             Method::ToString => {
                 self.arity(site, args, 0)?;
-                self.new_string(self.display(Value::Obj(o)))?
+                self.new_string(self.display(Value::Obj(o))?)?
             }
             _ => return Err(self.unknown(site)),
         };

@@ -63,7 +63,7 @@ fn release(rt: &mut Runtime, v: Value) {
 }
 
 fn show(rt: &mut Runtime, v: Value) -> String {
-    rt.display(v)
+    rt.display(v).expect("a small display fits")
 }
 
 fn message(r: Result<Value, Trap>) -> String {
