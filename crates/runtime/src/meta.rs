@@ -3,6 +3,7 @@
 //! methods, `birth`, `fini`).
 
 use crate::heap::ClassLayout;
+use indexmap::IndexSet;
 use mir::{BoxId, FuncId, Program, Sym, Type};
 use std::collections::HashMap;
 
@@ -19,8 +20,10 @@ pub struct FuncMeta {
 #[derive(Clone, Debug)]
 pub struct UserClass {
     pub name: String,
-    /// Field names in declaration order.
-    pub fields: Vec<String>,
+    /// Field names in declaration order, found by name in O(1) (a `getField`
+    /// with a computed name searched a list: 9 s for 64,000 lookups in a
+    /// class of 64,000 fields).
+    pub fields: IndexSet<String>,
     pub weak: Vec<bool>,
     /// Methods by the module symbol of their name.
     pub methods: HashMap<Sym, FuncId>,
@@ -31,7 +34,7 @@ pub struct UserClass {
 impl UserClass {
     /// The slot of field `name`.
     pub fn field(&self, name: &str) -> Option<usize> {
-        self.fields.iter().position(|f| f == name)
+        self.fields.get_index_of(name)
     }
 }
 
