@@ -382,6 +382,8 @@ impl<'a> Interp<'a> {
         // SSA writes every register before reading it.
         let base = self.frames.last().map_or(0, |f| f.base + self.plans[f.func.as_u32() as usize].frame_size);
         if self.regs.len() < base + plan.frame_size {
+            // Deep recursion of large frames: `out of memory`, not an abort.
+            self.regs.try_reserve(base + plan.frame_size - self.regs.len()).map_err(|_| Trap::OutOfMemory)?;
             self.regs.resize(base + plan.frame_size, Value::Null);
         }
         for &(r, v) in &plan.consts {

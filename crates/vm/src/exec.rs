@@ -158,7 +158,7 @@ impl Machine<'_> {
         let (sbase, bbase) = self.next_bases()?;
         let code = &self.compiled.funcs[func as usize];
         let sizes = (code.s_size, code.b_size);
-        self.grow(sbase, bbase, code);
+        self.grow(sbase, bbase, code)?;
         for (p, &arg) in code.params.iter().zip(args) {
             match p.file {
                 File::S => self.s[sbase + p.reg as usize] = value_word(arg),
@@ -212,20 +212,34 @@ impl Machine<'_> {
 
     /// Makes room for a frame of `code` at the given bases.
     #[inline]
-    fn grow(&mut self, sbase: usize, bbase: usize, code: &FuncCode) {
-        self.grow_to(sbase + code.s_size as usize, bbase + code.b_size as usize);
+    fn grow(&mut self, sbase: usize, bbase: usize, code: &FuncCode) -> Result<(), Trap> {
+        self.grow_to(sbase + code.s_size as usize, bbase + code.b_size as usize)
     }
 
     /// Makes the register files at least this long. Registers are reused
-    /// without clearing: every register is written before it is read.
-    #[inline]
-    fn grow_to(&mut self, s_len: usize, b_len: usize) {
+    /// without clearing: every register is written before it is read. A
+    /// file that cannot grow (deep recursion of large frames) is `out of
+    /// memory`, not an abort.
+    #[inline(always)]
+    fn grow_to(&mut self, s_len: usize, b_len: usize) -> Result<(), Trap> {
+        if self.s.len() < s_len || self.b.len() < b_len {
+            return self.grow_files(s_len, b_len);
+        }
+        Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow_files(&mut self, s_len: usize, b_len: usize) -> Result<(), Trap> {
         if self.s.len() < s_len {
+            self.s.try_reserve(s_len - self.s.len()).map_err(|_| Trap::OutOfMemory)?;
             self.s.resize(s_len, 0);
         }
         if self.b.len() < b_len {
+            self.b.try_reserve(b_len - self.b.len()).map_err(|_| Trap::OutOfMemory)?;
             self.b.resize(b_len, Value::Null);
         }
+        Ok(())
     }
 
     fn read(&self, slot: Slot, ty: Type, sbase: usize, bbase: usize) -> Value {
@@ -704,7 +718,7 @@ impl Machine<'_> {
         // for the registers, and `grow_to` for the files' lengths.
         let site = unsafe { f.calls.get_unchecked(site as usize) };
         let (sbase, bbase) = self.next_bases()?;
-        self.grow_to(sbase + site.s_size as usize, bbase + site.b_size as usize);
+        self.grow_to(sbase + site.s_size as usize, bbase + site.b_size as usize)?;
         for &(a, p) in &site.s_moves {
             // SAFETY: `a` is below the caller's frame size, `p` below the
             // callee's, and both frames lie within the grown file.
