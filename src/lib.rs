@@ -215,12 +215,12 @@ impl Loaded {
     /// # Panics
     /// If the program has no `@main` (see [`Loaded::has_main`]).
     pub fn run(&self, options: &RunOptions, io: Io) -> Result<Outcome, Box<Failure>> {
-        let (backend, _) = self.backend_for(options);
         let failed = |e: String| Box::new(Failure::Backend(e));
         if options.config.max_depth > runtime::MAX_DEPTH {
             let depth = options.config.max_depth;
             return Err(failed(format!("max_depth {depth} is over the limit of {}", runtime::MAX_DEPTH)));
         }
+        let (backend, _) = self.backend_for(options);
         let (result, stats) = match backend {
             Backend::Jit => {
                 let metered = options.config.fuel.is_some();
