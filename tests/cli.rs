@@ -303,3 +303,25 @@ fn the_vm_stands_in_when_the_jit_stack_would_be_too_large() {
     assert!(stderr(&small).contains("note: backend jit"), "{}", stderr(&small));
     assert_eq!(stdout(&out), stdout(&mir13(&["run", "--backend", "interp", "-"], src.as_bytes())));
 }
+
+#[cfg(unix)]
+#[test]
+fn endless_input_stops_at_the_memory_limit() {
+    // `/dev/zero` is one endless line: reading it traps at --max-memory
+    // instead of growing until the machine runs out.
+    let read_line = "func @main() -> i64 {\nentry:\n  %l = externcall env.io.readLine()\n  return 0\n}\n";
+    let program = scratch("endless_line.mir", read_line.as_bytes());
+    let zero = std::fs::File::open("/dev/zero").expect("/dev/zero");
+    let out = Command::new(env!("CARGO_BIN_EXE_mir13"))
+        .args(["run", "--max-memory", "1M", program.to_str().unwrap()])
+        .stdin(zero)
+        .output()
+        .expect("mir13 runs");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).starts_with("error: trap: out of memory"), "{}", stderr(&out));
+
+    let read_file = "func @main() -> i64 {\nentry:\n  %t = externcall env.fs.readFile(\"/dev/zero\")\n  return 0\n}\n";
+    let out = mir13(&["run", "--allow-fs", "--max-memory", "1M", "-"], read_file.as_bytes());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).starts_with("error: trap: out of memory"), "{}", stderr(&out));
+}

@@ -68,16 +68,13 @@ impl HostRegistry {
         });
         host.register_raw("env.io.readLine", &[], Some(Type::Box), |rt, _| {
             rt.flush();
-            let mut line = String::new();
-            match rt.io.stdin.read_line(&mut line) {
-                Ok(0) => Ok(Value::Null),
-                Ok(_) => {
-                    let trimmed = line.strip_suffix('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
-                    let text = trimmed.map(String::from).unwrap_or(line);
-                    rt.new_string(text)
-                }
-                Err(e) => Err(host_error("env.io.readLine", e)),
-            }
+            let (left, poll) = (rt.memory_left(), rt.interrupt_poll());
+            let Some(line) = read_bounded("env.io.readLine", &mut *rt.io.stdin, true, left, &poll)? else {
+                return Ok(Value::Null);
+            };
+            let trimmed = line.strip_suffix('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+            let text = trimmed.map(String::from).unwrap_or(line);
+            rt.new_string(text)
         });
         host.register_raw("env.time.nowNanos", &[], Some(Type::I64), |rt, _| {
             Ok(Value::I64(rt.started.elapsed().as_nanos().min(i64::MAX as u128) as i64))
@@ -92,8 +89,10 @@ impl HostRegistry {
         });
         host.register_raw("env.fs.readFile", &[Type::Box], Some(Type::Box), |rt, args| {
             let path = fs_path(rt, "env.fs.readFile", args[0])?;
-            let text = std::fs::read_to_string(&path).map_err(|e| host_error("env.fs.readFile", e))?;
-            rt.heap.check(text.len())?;
+            let file = std::fs::File::open(&path).map_err(|e| host_error("env.fs.readFile", e))?;
+            let (left, poll) = (rt.memory_left(), rt.interrupt_poll());
+            let mut reader = std::io::BufReader::new(file);
+            let text = read_bounded("env.fs.readFile", &mut reader, false, left, &poll)?.unwrap_or_default();
             rt.new_string(text)
         });
         host.register_raw("env.fs.writeFile", &[Type::Box, Type::Box], None, |rt, args| {
@@ -167,6 +166,46 @@ fn write_out(rt: &mut Runtime, text: &str, newline: bool) -> Result<Value, Trap>
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(host_error("env.console.log", e)),
         _ => Ok(Value::Null),
     }
+}
+
+/// Reads `reader` to the end, or with `line` through the next `\n`; `None`
+/// at the end of input. The bytes count against the `left` bytes that
+/// `--max-memory` allows as they arrive, the buffer grows fallibly, and
+/// every chunk polls for an interrupt or a timeout, so an endless input
+/// (`/dev/zero`) traps instead of filling the machine.
+fn read_bounded(
+    function: &str,
+    reader: &mut dyn BufRead,
+    line: bool,
+    left: usize,
+    poll: &dyn Fn() -> Result<(), Trap>,
+) -> Result<Option<String>, Trap> {
+    let mut bytes = Vec::new();
+    let mut ended = false;
+    while !ended {
+        let chunk = reader.fill_buf().map_err(|e| host_error(function, e))?;
+        if chunk.is_empty() {
+            if bytes.is_empty() && line {
+                return Ok(None);
+            }
+            break;
+        }
+        let take = match chunk.iter().position(|&b| b == b'\n') {
+            Some(at) if line => {
+                ended = true;
+                at + 1
+            }
+            _ => chunk.len(),
+        };
+        if bytes.len() + take > left {
+            return Err(Trap::OutOfMemory);
+        }
+        bytes.try_reserve(take).map_err(|_| Trap::OutOfMemory)?;
+        bytes.extend_from_slice(&chunk[..take]);
+        reader.consume(take);
+        poll()?;
+    }
+    String::from_utf8(bytes).map(Some).map_err(|_| host_error(function, "stream did not contain valid UTF-8"))
 }
 
 fn host_error(function: &str, e: impl Display) -> Trap {

@@ -234,11 +234,19 @@ impl Runtime {
     /// The interrupt flag's trap, if it is raised (a timeout or the host).
     #[inline]
     pub fn poll_interrupt(&self) -> Result<(), Trap> {
-        match self.interrupt.flag().load(Ordering::Relaxed) {
-            RUNNING => Ok(()),
-            TIMED_OUT => Err(Trap::Timeout),
-            _ => Err(Trap::Interrupted),
-        }
+        interrupt_trap(self.interrupt.flag().load(Ordering::Relaxed))
+    }
+
+    /// [`Runtime::poll_interrupt`] as a function that does not borrow the
+    /// runtime, for work that holds a part of it (reading its input).
+    pub fn interrupt_poll(&self) -> impl Fn() -> Result<(), Trap> + use<> {
+        let handle = self.interrupt.clone();
+        move || interrupt_trap(handle.flag().load(Ordering::Relaxed))
+    }
+
+    /// Bytes `--max-memory` still allows (all of them without a limit).
+    pub fn memory_left(&self) -> usize {
+        self.heap.limit().map_or(usize::MAX, |limit| limit.saturating_sub(self.heap.live_bytes()))
     }
 
     /// For long kernels: whether the run may go on (no interrupt raised).
@@ -314,9 +322,8 @@ impl Runtime {
 
     /// Appends the display form of `v` to `out`, as [`Runtime::display`].
     pub fn display_into(&self, v: Value, out: &mut String) -> Result<(), Trap> {
-        let max_bytes = self.heap.limit().map_or(usize::MAX, |limit| limit.saturating_sub(self.heap.live_bytes()));
         let poll = || self.poll_interrupt();
-        display::display(&self.info, v, out, &display::Budget { max_bytes, poll: &poll })
+        display::display(&self.info, v, out, &display::Budget { max_bytes: self.memory_left(), poll: &poll })
     }
 
     /// Checks that `v` can stand where MIR type `ty` is expected: a checked
@@ -418,5 +425,15 @@ pub fn boxes_equal(a: Value, b: Value) -> bool {
         (Value::Func(x), Value::Func(y)) => x == y,
         (Value::Obj(x), Value::Obj(y)) => x == y || matches!((a.as_str(), b.as_str()), (Some(s), Some(t)) if s == t),
         _ => false,
+    }
+}
+
+/// The trap an interrupt flag's state calls for, if any.
+#[inline]
+fn interrupt_trap(flag: u8) -> Result<(), Trap> {
+    match flag {
+        RUNNING => Ok(()),
+        TIMED_OUT => Err(Trap::Timeout),
+        _ => Err(Trap::Interrupted),
     }
 }
