@@ -448,19 +448,28 @@ impl Runtime {
             Method::Split => {
                 self.arity(site, args, 1)?;
                 let sep = self.str_arg(site, args, 0)?;
-                let parts: Vec<String> = if sep.is_empty() {
-                    s.chars().map(String::from).collect()
+                let pieces: Box<dyn Iterator<Item = &str>> = if sep.is_empty() {
+                    Box::new(s.char_indices().map(|(at, c)| &s[at..at + c.len_utf8()]))
                 } else {
-                    s.split(sep).map(String::from).collect()
+                    Box::new(s.split(sep))
                 };
-                self.string_array(parts)?
+                // Each piece is charged as it is made: collecting them first
+                // took 1.7 GB for a 30 MB string under a 40 MB limit.
+                let mut items = Vec::new();
+                for piece in pieces {
+                    self.heap.check((items.len() + 1) * size_of::<Value>())?;
+                    items.try_reserve(1).map_err(|_| Trap::OutOfMemory)?;
+                    items.push(self.new_string(piece.to_string())?);
+                }
+                self.new_array(items)?
             }
             Method::Replace => {
                 self.arity(site, args, 2)?;
                 let (from, to) = (self.str_arg(site, args, 0)?, self.str_arg(site, args, 1)?);
                 let count = if from.is_empty() { chars + 1 } else { s.matches(from).count() };
-                self.heap.check(s.len().saturating_add(count.saturating_mul(to.len())))?;
-                self.new_string(s.replace(from, to))?
+                let size = count.checked_mul(to.len()).and_then(|n| n.checked_add(s.len())).ok_or(Trap::OutOfMemory)?;
+                self.heap.check(size)?;
+                self.new_string(replaced(s, from, to, size)?)?
             }
             Method::Trim => {
                 self.arity(site, args, 0)?;
@@ -519,15 +528,6 @@ impl Runtime {
         text.push_str(s);
         text.push_str(tail);
         done(self.new_string(text)?)
-    }
-
-    /// An ArrayBox of new strings.
-    fn string_array(&mut self, parts: Vec<String>) -> Result<Value, Trap> {
-        let mut items = Vec::with_capacity(parts.len());
-        for part in parts {
-            items.push(self.new_string(part)?);
-        }
-        self.new_array(items)
     }
 
     // ---- ArrayBox ----
@@ -956,6 +956,30 @@ fn string_key(v: Value) -> Option<MapKey> {
     v.as_str().map(|s| MapKey::Str(s.into()))
 }
 
+/// `s` with every `from` replaced by `to` (an empty `from` matches around
+/// every char, as `str::replace`), in a buffer of `size` bytes (at least the result) reserved
+/// fallibly: `out of memory` rather than an abort.
+fn replaced(s: &str, from: &str, to: &str, size: usize) -> Result<String, Trap> {
+    let mut out = String::new();
+    out.try_reserve_exact(size).map_err(|_| Trap::OutOfMemory)?;
+    if from.is_empty() {
+        out.push_str(to);
+        for c in s.chars() {
+            out.push(c);
+            out.push_str(to);
+        }
+    } else {
+        let mut last = 0;
+        for (at, found) in s.match_indices(from) {
+            out.push_str(&s[last..at]);
+            out.push_str(to);
+            last = at + found.len();
+        }
+        out.push_str(&s[last..]);
+    }
+    Ok(out)
+}
+
 /// The char index of byte offset `at` (a char boundary) in `s`, which
 /// holds `chars` chars.
 fn char_offset(s: &str, chars: usize, at: usize) -> usize {
@@ -1038,4 +1062,23 @@ fn parse_float(s: &str) -> Option<f64> {
         && body.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
         && body.bytes().any(|b| b.is_ascii_digit());
     if special || numeric { s.parse().ok() } else { None }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn replaced_matches_str_replace() {
+        for s in ["", "abc", "aaa", "héllo wörld", "a,b,,c,"] {
+            for from in ["", "a", "aa", ",", "ö", "zz"] {
+                for to in ["", "-", "xyz", "é"] {
+                    // As `replace` reserves: the matches removed are not subtracted.
+                    let count = if from.is_empty() { s.chars().count() + 1 } else { s.matches(from).count() };
+                    let size = s.len() + count * to.len();
+                    let got = super::replaced(s, from, to, size).expect("small strings fit");
+                    assert_eq!(got, s.replace(from, to), "{s:?}.replace({from:?}, {to:?})");
+                    assert!(got.len() <= size, "{s:?}.replace({from:?}, {to:?})");
+                }
+            }
+        }
+    }
 }
