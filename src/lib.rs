@@ -265,21 +265,29 @@ impl Loaded {
     /// for. The VM stands in for the JIT where Cranelift cannot target the
     /// machine, and where a thread whose stack holds `max_depth` calls of
     /// the program's largest native frame would be too large (the JIT would
-    /// otherwise trap `stack overflow` before the depth limit). Asking about
-    /// the JIT compiles the program, once.
+    /// otherwise trap `stack overflow` before the depth limit); the
+    /// interpreter stands in for a VM that cannot run the program (a
+    /// function needing more than 65,535 registers). Asking about the JIT
+    /// compiles the program, once.
     pub fn backend_for(&self, options: &RunOptions) -> (Backend, Option<String>) {
         if options.backend != Backend::Jit {
             return (options.backend, None);
         }
-        if let Some(why) = self.jit_unsupported() {
-            return (Backend::Vm, Some(why));
-        }
-        let max_depth = options.config.max_depth;
-        match self.native_code(options.config.fuel.is_some()) {
-            Ok(code) if jit::stack_size(code, max_depth).is_none() => {
-                (Backend::Vm, Some(format!("the JIT's stack cannot hold {max_depth} calls of this program's frames")))
+        let why = match self.jit_unsupported() {
+            Some(why) => why,
+            None => {
+                let max_depth = options.config.max_depth;
+                match self.native_code(options.config.fuel.is_some()) {
+                    Ok(code) if jit::stack_size(code, max_depth).is_none() => {
+                        format!("the JIT's stack cannot hold {max_depth} calls of this program's frames")
+                    }
+                    _ => return (Backend::Jit, None),
+                }
             }
-            _ => (Backend::Jit, None),
+        };
+        match self.bytecode() {
+            Ok(_) => (Backend::Vm, Some(why)),
+            Err(e) => (Backend::Interp, Some(format!("{why}, and {e}"))),
         }
     }
 

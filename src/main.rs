@@ -200,7 +200,7 @@ fn run_program(args: RunArgs) -> Result<u8, String> {
         let (used, why) = loaded.backend_for(&options);
         let mut stderr = std::io::stderr().lock();
         if let Some(why) = why {
-            let _ = writeln!(stderr, "note: {why}; running on the vm instead");
+            let _ = writeln!(stderr, "note: {why}; running on the {} instead", used.name());
         }
         let _ = writeln!(stderr, "note: backend {}", used.name());
     }

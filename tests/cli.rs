@@ -325,3 +325,20 @@ fn endless_input_stops_at_the_memory_limit() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).starts_with("error: trap: out of memory"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_function_the_vm_refuses_runs_on_the_interpreter_when_the_jit_cannot() {
+    // 70,000 parameters: past the VM's registers, and a frame whose
+    // 100,000 nested calls no JIT stack holds.
+    let n = 70_000;
+    let params: Vec<String> = (0..n).map(|i| format!("%p{i}: i64")).collect();
+    let args: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+    let src = format!(
+        "func @g({}) -> i64 {{\nentry:\n  return %p3\n}}\n\nfunc @main() -> i64 {{\nentry:\n  %r = call @g({})\n  return %r\n}}\n",
+        params.join(", "),
+        args.join(", ")
+    );
+    let out = mir13(&["run", "--verbose", "-"], src.as_bytes());
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("note: backend interp"), "{}", stderr(&out));
+}

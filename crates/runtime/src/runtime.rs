@@ -107,6 +107,12 @@ struct Watchdog {
 
 impl Watchdog {
     fn start(timeout: Duration, flag: Arc<AtomicU8>) -> Watchdog {
+        if timeout.is_zero() {
+            // Already past: the first safepoint traps, on every run (a timer
+            // thread would race the run's first safepoints).
+            let _ = flag.compare_exchange(RUNNING, TIMED_OUT, Ordering::Relaxed, Ordering::Relaxed);
+            return Watchdog { cancel: None, thread: None };
+        }
         let (cancel, cancelled) = mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
             if let Err(mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(timeout) {
