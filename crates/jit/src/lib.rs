@@ -202,7 +202,7 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
         }
         let tier = if once[i] || too_slow_to_optimize(program, id, cx.func.dfg.num_insts()) {
             Tier::Quick
-        } else if program.info(id).order.rpo().iter().any(|&b| program.info(id).order.is_loop_header(b)) {
+        } else if program.info(id).order.has_loop() {
             Tier::Loops
         } else {
             Tier::Straight
@@ -376,10 +376,7 @@ fn too_slow_to_optimize(program: &Program, id: mir::FuncId, clif_insts: usize) -
 /// one.
 fn runs_once(program: &Program, entered: &[bool]) -> Vec<bool> {
     let funcs = &program.module().funcs;
-    let loop_free = |id: mir::FuncId| {
-        let info = program.info(id);
-        info.order.rpo().iter().all(|&b| !info.order.is_loop_header(b))
-    };
+    let loop_free = |id: mir::FuncId| !program.info(id).order.has_loop();
     let mut callers: Vec<Vec<(mir::FuncId, mir::Block)>> = vec![Vec::new(); funcs.len()];
     for (g, func) in funcs.iter() {
         for &block in program.info(g).order.rpo() {

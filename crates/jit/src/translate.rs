@@ -320,7 +320,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.ctx = params[0];
         let (func, info) = (self.frame.func, self.frame.info);
         let boxcalls = func.insts.iter().any(|(_, data)| matches!(data, InstData::BoxCall { .. }));
-        if boxcalls && info.order.rpo().iter().any(|&b| info.order.is_loop_header(b)) {
+        if boxcalls && info.order.has_loop() {
             let slot = self.b.create_sized_stack_slot(ir::StackSlotData::new(ir::StackSlotKind::ExplicitSlot, 8, 3));
             self.b.ins().stack_store(types::I64, self.ctx, slot, 0);
             self.ctx_slot = Some(slot);
@@ -414,7 +414,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         let size = inline_size(self.program.func(callee), info);
         !runs_once
             && self.inline_depth < INLINE_MAX_DEPTH
-            && info.order.rpo().iter().all(|&b| !info.order.is_loop_header(b))
+            && !info.order.has_loop()
             && size <= INLINE_MAX_INSTS
             && self.inlined + size <= INLINE_BUDGET
     }

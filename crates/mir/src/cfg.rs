@@ -142,6 +142,11 @@ impl BlockOrder {
     pub fn is_loop_header(&self, block: Block) -> bool {
         self.loop_header[block]
     }
+
+    /// Whether the reachable code has a loop.
+    pub fn has_loop(&self) -> bool {
+        self.rpo.iter().any(|&b| self.loop_header[b])
+    }
 }
 
 /// The dominator tree of the reachable blocks.

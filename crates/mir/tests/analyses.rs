@@ -92,12 +92,8 @@ fn cfg_dominators_and_loop_headers() {
     assert_eq!(info.order.rpo().len(), 7);
 }
 
-#[test]
-fn irreducible_loop_gets_a_header() {
-    // Two entries into the cycle a <-> b: neither dominates the other, but
-    // the cycle still has a header for its implicit safepoint.
-    let p = program(
-        "func @f(%c: bool) {
+/// Two entries into the cycle a <-> b: neither dominates the other.
+const TWO_ENTRY_CYCLE: &str = "func @f(%c: bool) {
 entry:
   branch %c, a, b
 a:
@@ -106,8 +102,13 @@ b:
   branch %c, a, exit
 exit:
   return
-}",
-    );
+}";
+
+#[test]
+fn irreducible_loop_gets_a_header() {
+    // Two entries into the cycle a <-> b: neither dominates the other, but
+    // the cycle still has a header for its implicit safepoint.
+    let p = program(TWO_ENTRY_CYCLE);
     let f = func_named(&p, "f");
     let info = p.info(f);
     let headers = ["a", "b"].iter().filter(|l| info.order.is_loop_header(block(&p, f, l))).count();
@@ -359,18 +360,6 @@ entry:
 fn reducibility() {
     let p = program(DIAMOND_AND_LOOP);
     assert!(p.info(func_named(&p, "f")).is_reducible());
-    // A cycle entered at `a` and at `b`: neither dominates the other.
-    let p = program(
-        "func @f(%c: bool) {
-entry:
-  branch %c, a, b
-a:
-  branch %c, b, exit
-b:
-  branch %c, a, exit
-exit:
-  return
-}",
-    );
+    let p = program(TWO_ENTRY_CYCLE);
     assert!(!p.info(func_named(&p, "f")).is_reducible());
 }
