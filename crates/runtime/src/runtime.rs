@@ -257,8 +257,8 @@ impl Runtime {
 
     /// For long kernels: whether the run may go on (no interrupt raised).
     pub fn not_interrupted(&self) -> impl Fn() -> bool + use<> {
-        let handle = self.interrupt.clone();
-        move || handle.flag().load(Ordering::Relaxed) == RUNNING
+        let poll = self.interrupt_poll();
+        move || poll().is_ok()
     }
 
     /// Where compiled code finds the fuel counter and the interrupt flag, to
