@@ -263,9 +263,11 @@ impl Loaded {
 
     /// The backend that runs `options`, and why when it is not the one asked
     /// for. The VM stands in for the JIT where Cranelift cannot target the
-    /// machine, and where a thread whose stack holds `max_depth` calls of
-    /// the program's largest native frame would be too large (the JIT would
-    /// otherwise trap `stack overflow` before the depth limit); the
+    /// machine, where a function would take too long to compile (see
+    /// [`jit::ALLOCATION_BUDGET`]), and where a thread whose stack holds
+    /// `max_depth` calls of the program's largest native frame would be too
+    /// large (the JIT would otherwise trap `stack overflow` before the
+    /// depth limit); the
     /// interpreter stands in for a VM that cannot run the program (a
     /// function needing more than 65,535 registers). Asking about the JIT
     /// compiles the program, once.
@@ -281,6 +283,7 @@ impl Loaded {
                     Ok(code) if jit::stack_size(code, max_depth).is_none() => {
                         format!("the JIT's stack cannot hold {max_depth} calls of this program's frames")
                     }
+                    Err(e @ jit::JitError::TooLarge(_)) => e.to_string(),
                     _ => return (Backend::Jit, None),
                 }
             }

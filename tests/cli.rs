@@ -304,6 +304,38 @@ fn the_vm_stands_in_when_the_jit_stack_would_be_too_large() {
     assert_eq!(stdout(&out), stdout(&mir13(&["run", "--backend", "interp", "-"], src.as_bytes())));
 }
 
+/// `@main` makes `n` arrays, pushes to each, then sums their lengths: all
+/// `n` are live through about `2 * n` boxcall sites.
+fn arrays_live_across_sites(n: usize) -> String {
+    let mut src = String::from("func @main() -> i64 {\nentry:\n");
+    for i in 0..n {
+        src += &format!("  %a{i} = boxcall ArrayBox.new()\n");
+    }
+    for i in 0..n {
+        src += &format!("  boxcall %a{i}.push({i})\n");
+    }
+    src += "  %s0 = const 0\n";
+    for i in 0..n {
+        src += &format!("  %l{i} = boxcall %a{i}.length() -> i64\n  %s{} = binop add %s{i}, %l{i}\n", i + 1);
+    }
+    src += &format!("  externcall env.console.log(%s{n})\n  return 0\n}}\n");
+    src
+}
+
+#[test]
+fn the_vm_stands_in_when_a_function_would_take_too_long_to_compile() {
+    // 4,000 arrays live through 12,000 sites took the JIT 4.3 s to compile.
+    let src = arrays_live_across_sites(2000);
+    let out = mir13(&["run", "--verbose", "-"], src.as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "2000\n");
+    assert!(stderr(&out).contains("@main would take the JIT too long to compile"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("note: backend vm"), "{}", stderr(&out));
+    let small = mir13(&["run", "--verbose", "-"], arrays_live_across_sites(100).as_bytes());
+    assert_eq!(stdout(&small), "100\n");
+    assert!(stderr(&small).contains("note: backend jit"), "{}", stderr(&small));
+}
+
 #[cfg(unix)]
 #[test]
 fn endless_input_stops_at_the_memory_limit() {

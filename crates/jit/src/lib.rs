@@ -21,7 +21,7 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId as ClifFunc, Linkage, Module, ModuleReloc, default_libcall_names};
-use mir::{Function, Program, Type};
+use mir::{FuncInfo, Function, Pressure, Program, Type};
 use runtime::{Runtime, TrapReport, Value, layout};
 use std::cell::Cell;
 use std::fmt::Write;
@@ -33,6 +33,10 @@ pub enum JitError {
     /// Cranelift has no backend for this machine; run another backend.
     #[error("the JIT cannot target this machine: {0}")]
     Unsupported(String),
+    /// Compiling this function would take too long: too many values live
+    /// across too many of its branches (see [`ALLOCATION_BUDGET`]).
+    #[error("@{0} would take the JIT too long to compile (too many values live across its branches)")]
+    TooLarge(String),
     /// Cranelift rejected the generated code (a JIT bug).
     #[error("internal error: JIT code generation failed: {0}")]
     Codegen(String),
@@ -195,12 +199,18 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
         cx.func.signature = signature(&module, func);
         cx.func.name = UserFuncName::user(0, i as u32);
         let b = FunctionBuilder::new(&mut cx.func, &mut fcx);
-        FnTranslator::new(program, id, b, &mut module, &helpers, &ids, &classes, &mut tables, metered, once[i])
-            .translate();
+        let made =
+            FnTranslator::new(program, id, b, &mut module, &helpers, &ids, &classes, &mut tables, metered, once[i])
+                .translate();
+        let info = program.info(id);
+        let pressure = info.liveness.pressure(func, &info.order, |inst| made[inst] as usize);
+        if pressure.area > ALLOCATION_BUDGET {
+            return Err(JitError::TooLarge(name));
+        }
         if let Some(text) = clif.as_deref_mut() {
             let _ = writeln!(text, "; @{name}\n{}", cx.func.display());
         }
-        let tier = if once[i] || too_slow_to_optimize(program, id, cx.func.dfg.num_insts()) {
+        let tier = if once[i] || too_slow_to_optimize(info, pressure, cx.func.dfg.num_insts()) {
             Tier::Quick
         } else if program.info(id).order.has_loop() {
             Tier::Loops
@@ -350,21 +360,30 @@ fn x64_nops(n: u32) -> Vec<u8> {
 /// lives in spill slots whichever allocator runs.
 const CROWDED: usize = 1000;
 
+/// The most values live across a Cranelift block, summed over a function's
+/// blocks, that the JIT compiles: both of Cranelift's register allocators
+/// pay for each value live into each block, 30 to 60 ns each here, so a
+/// function over budget would take about half a second or more; the
+/// program then runs on the VM instead. 4,000 arrays live through 12,000
+/// `boxcall` sites in `@main`, 80 million, took 4.3 s and 475 MB to
+/// compile; the largest function of the benchmarks, nbody's `@advance`,
+/// is about 2,000.
+pub const ALLOCATION_BUDGET: usize = 1 << 23;
+
 /// Cranelift instructions above which a function is compiled quickly: the
 /// optimizer's passes grow faster than the function (a loop body of 20,000
 /// checked casts, 520,000 instructions, took 9 s). The largest function of
 /// the benchmarks, nbody's `@advance`, has about 1,700.
 const HUGE: usize = 20_000;
 
-/// Whether optimizing `id`, translated to `clif_insts` Cranelift
-/// instructions, could take minutes; it is then compiled quickly, as code
+/// Whether optimizing a function, translated to `clif_insts` Cranelift
+/// instructions, with this `pressure`, could take minutes; it is then compiled quickly, as code
 /// that runs once. That is when it is [`HUGE`], holds more than [`CROWDED`]
 /// values live at once, or has an irreducible CFG, on which the backtracking
 /// allocator's iterative dominator computation took 96 s for a chain of
 /// 5,000 blocks entered at both ends.
-fn too_slow_to_optimize(program: &Program, id: mir::FuncId, clif_insts: usize) -> bool {
-    let info = program.info(id);
-    clif_insts > HUGE || !info.is_reducible() || info.liveness.max_live(program.func(id), &info.order) > CROWDED
+fn too_slow_to_optimize(info: &FuncInfo, pressure: Pressure, clif_insts: usize) -> bool {
+    clif_insts > HUGE || !info.is_reducible() || pressure.max > CROWDED
 }
 
 /// The functions that run a few times at most, compiled quickly rather
@@ -713,14 +732,18 @@ out:
             let parsed = mir::parse(&wide(n)).expect("the test module parses");
             let program = mir::Program::new(parsed.module, None, &mir::NoExterns).expect("the test module verifies");
             let main = program.main().expect("@main");
-            assert_eq!(super::too_slow_to_optimize(&program, main, 100), crowded, "{n} values");
+            let (info, func) = (program.info(main), program.func(main));
+            let pressure = info.liveness.pressure(func, &info.order, |_| 1);
+            assert_eq!(super::too_slow_to_optimize(info, pressure, 100), crowded, "{n} values");
             // However few values, a huge translation is compiled quickly.
-            assert!(super::too_slow_to_optimize(&program, main, super::HUGE + 1));
+            assert!(super::too_slow_to_optimize(info, pressure, super::HUGE + 1));
         }
         // A loop entered at `a` and at `b`.
         let two_entries = "func @main() -> i64 {\nentry:\n  %c = compare lt 1, 2\n  branch %c, a, b\na:\n  branch %c, b, out\nb:\n  branch %c, a, out\nout:\n  return 0\n}\n";
         let parsed = mir::parse(two_entries).expect("the test module parses");
         let program = mir::Program::new(parsed.module, None, &mir::NoExterns).expect("the test module verifies");
-        assert!(super::too_slow_to_optimize(&program, program.main().expect("@main"), 100));
+        let info = program.info(program.main().expect("@main"));
+        let pressure = mir::Pressure { max: 1, area: 1 };
+        assert!(super::too_slow_to_optimize(info, pressure, 100));
     }
 }

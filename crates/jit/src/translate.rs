@@ -186,6 +186,10 @@ pub(crate) struct FnTranslator<'a, 'b> {
     /// The exit of each inlined callee toward each enclosing exit: sibling
     /// calls of one callee (`fib`'s two) leave through the same block.
     exit_blocks: HashMap<(FuncId, ir::Block), ir::Block>,
+    /// The Cranelift blocks each instruction of the function made (an
+    /// inlined call's include its body's; a block's first instruction also
+    /// counts the block): what the register allocators pay for.
+    blocks_made: EntityVec<Inst, u32>,
 }
 
 /// The state of one MIR function's body while it is emitted: the function
@@ -308,11 +312,13 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             outer_views: Vec::new(),
             trap_blocks: HashMap::new(),
             exit_blocks: HashMap::new(),
+            blocks_made: EntityVec::filled(program.func(id).insts.len(), 0),
         }
     }
 
-    /// Translates the function and finalizes the builder.
-    pub fn translate(mut self) {
+    /// Translates the function and finalizes the builder. Returns the
+    /// Cranelift blocks each MIR instruction made (see `blocks_made`).
+    pub fn translate(mut self) -> EntityVec<Inst, u32> {
         let entry = self.b.create_block();
         self.b.append_block_params_for_function_params(entry);
         self.b.switch_to_block(entry);
@@ -370,6 +376,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.b.ins().return_(&zeros);
         self.b.seal_all_blocks();
         self.b.finalize(self.module.target_config());
+        self.blocks_made
     }
 
     /// A Cranelift block per MIR block, with the phis as block parameters.
@@ -759,6 +766,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.frame.last_use = array::last_uses(func, block, &self.frame.view_plan);
         for (k, &inst) in func.blocks[block].insts.iter().enumerate() {
             self.frame.position = Position::At(k);
+            let blocks_before = self.b.func.dfg.num_blocks();
             match func.insts[inst] {
                 InstData::Phi { .. } => {
                     if let Some(r) = func.results[inst] {
@@ -777,6 +785,10 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
                         self.release_value(v);
                     }
                 }
+            }
+            if self.inline_depth == 0 {
+                let made = self.b.func.dfg.num_blocks() - blocks_before + usize::from(k == 0);
+                self.blocks_made[inst] = u32::try_from(made).unwrap_or(u32::MAX);
             }
         }
     }

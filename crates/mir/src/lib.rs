@@ -36,7 +36,7 @@ pub use diag::{Error, ErrorKind, MAX_RENDERED_ERRORS, RetTypeName, SourceFile, S
 pub use dump::{DumpKind, dump};
 pub use entity::{EntityRef, EntityVec};
 pub use ir::*;
-pub use liveness::{DropPlan, EdgePlan, EdgeRelease, Liveness, MAX_LIVE_ENTRIES, TooManyLiveValues};
+pub use liveness::{DropPlan, EdgePlan, EdgeRelease, Liveness, MAX_LIVE_ENTRIES, Pressure, TooManyLiveValues};
 pub use printer::{
     display_f64, is_inline_const, print_module, write_box, write_escaped, write_function, write_inst, write_signature,
 };

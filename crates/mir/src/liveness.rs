@@ -135,13 +135,14 @@ impl Liveness {
         &self.live_out[block]
     }
 
-    /// The most values live at once anywhere in `func`'s reachable code
-    /// (a dead result counts at its definition): the register pressure a
-    /// backend's allocator faces. Costs one backward walk of each block.
-    pub fn max_live(&self, func: &Function, order: &BlockOrder) -> usize {
+    /// How many values are live at once in `func`'s reachable code: the
+    /// register pressure a backend's allocator faces (a dead result counts
+    /// at its definition), with the values live before each instruction
+    /// counted `weight(inst)` times. Costs one backward walk of each block.
+    pub fn pressure(&self, func: &Function, order: &BlockOrder, weight: impl Fn(Inst) -> usize) -> Pressure {
         let mut live = EntityVec::filled(func.values.len(), false);
         let mut marked = Vec::new();
-        let mut max = 0;
+        let (mut max, mut area) = (0, 0);
         for &block in order.rpo() {
             for &v in &self.live_out[block] {
                 live[v] = true;
@@ -166,13 +167,23 @@ impl Liveness {
                     }
                 }
                 max = max.max(count);
+                area += count * weight(inst);
             }
             for v in marked.drain(..) {
                 live[v] = false;
             }
         }
-        max
+        Pressure { max, area }
     }
+}
+
+/// Register pressure in a function (see [`Liveness::pressure`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pressure {
+    /// The most values live at once.
+    pub max: usize,
+    /// The values live before each instruction, times its weight, summed.
+    pub area: usize,
 }
 
 /// Where every owned Box reference is released or handed over.

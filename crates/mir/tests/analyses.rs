@@ -333,7 +333,7 @@ exit:
 }
 
 #[test]
-fn max_live_counts_values_live_at_once() {
+fn pressure_counts_values_live_at_once() {
     let p = program(
         "func @f(%x: i64) -> i64 {
 entry:
@@ -346,14 +346,15 @@ entry:
     );
     let f = func_named(&p, "f");
     let info = p.info(f);
-    // %a, %b and the dead %unused at its definition.
-    assert_eq!(info.liveness.max_live(p.func(f), &info.order), 3);
+    // %a, %b and the dead %unused at its definition; before each
+    // instruction: %x, %a, %a %b, %a %b, %c.
+    assert_eq!(info.liveness.pressure(p.func(f), &info.order, |_| 1), mir::Pressure { max: 3, area: 7 });
 
     let p = program(STRING_LOOP);
     let f = func_named(&p, "build");
     let info = p.info(f);
     // In `body`, at the concat: %n, %i, %s and %piece.
-    assert_eq!(info.liveness.max_live(p.func(f), &info.order), 4);
+    assert_eq!(info.liveness.pressure(p.func(f), &info.order, |_| 1).max, 4);
 }
 
 #[test]

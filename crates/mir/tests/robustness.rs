@@ -170,12 +170,13 @@ fn naive_liveness(program: &Program, id: mir::FuncId) -> Vec<(BTreeSet<Value>, B
 }
 
 /// Checks `Liveness` of every function against [`naive_liveness`], and that
-/// `max_live` is at least the size of every live set.
+/// the most values live at once (`Liveness::pressure`) is at least the size
+/// of every live set.
 fn check_liveness(program: &Program, text: &str) {
     for (id, func) in program.module().funcs.iter() {
         let info = program.info(id);
         let naive = naive_liveness(program, id);
-        let max_live = info.liveness.max_live(func, &info.order);
+        let max_live = info.liveness.pressure(func, &info.order, |_| 1).max;
         for &block in info.order.rpo() {
             let (want_in, want_out) = &naive[block.as_u32() as usize];
             let got_in: BTreeSet<Value> = info.liveness.live_in(block).iter().copied().collect();
