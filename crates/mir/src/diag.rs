@@ -81,7 +81,7 @@ pub enum ErrorKind {
     // ---- lexical and syntax errors ----
     #[error("invalid UTF-8 in source")]
     InvalidUtf8,
-    #[error("unexpected character `{0}`")]
+    #[error("unexpected character {}", CharName(*.0))]
     UnexpectedChar(char),
     #[error("unterminated string literal")]
     UnterminatedString,
@@ -237,23 +237,27 @@ pub const MAX_RENDERED_ERRORS: usize = 100;
 pub fn render(file: &SourceFile, errors: &[Error]) -> String {
     let mut sorted: Vec<&Error> = errors.iter().collect();
     sorted.sort_by_key(|e| e.span.map(|s| (s.start, s.end)));
+    let shown = Shown::new(file);
+    let file = &shown.file;
     let simple = SimpleFile::new(file.name(), file.text());
     let config = Config { chars: Chars::ascii(), ..Config::default() };
     let mut out = String::new();
     for error in sorted.iter().take(MAX_RENDERED_ERRORS) {
-        if let Some(span) = error.span
-            && let Some(text) = render_long_line(file, span, &error.kind.to_string())
+        let message = shown_text(&error.kind.to_string());
+        let span = error.span.map(|s| shown.span(s));
+        if let Some(span) = span
+            && let Some(text) = render_long_line(file, span, &message)
         {
             out.push_str(&text);
             continue;
         }
-        let mut diagnostic = Diagnostic::error().with_message(error.kind.to_string());
-        if let Some(span) = error.span {
+        let mut diagnostic = Diagnostic::error().with_message(&message);
+        if let Some(span) = span {
             diagnostic = diagnostic.with_labels(vec![Label::primary((), clamp(file, span))]);
         }
         match term::emit_into_string(&config, &simple, &diagnostic) {
             Ok(text) => out.push_str(&text),
-            Err(_) => out.push_str(&format!("error: {}\n\n", error.kind)),
+            Err(_) => out.push_str(&format!("error: {message}\n\n")),
         }
     }
     if sorted.len() > MAX_RENDERED_ERRORS {
@@ -262,6 +266,75 @@ pub fn render(file: &SourceFile, errors: &[Error]) -> String {
     let n = errors.len();
     out.push_str(&format!("error: {n} error{} in {}\n", if n == 1 { "" } else { "s" }, file.name()));
     out
+}
+
+/// How a diagnostic shows `c`: a control character other than a tab or a
+/// line end as its Unicode control picture (`␛` for escape; `�` for the C1
+/// range), so that an escape sequence in the source or in a file name
+/// cannot restyle the terminal it is printed on.
+fn shown_char(c: char) -> Option<char> {
+    match c {
+        '\t' | '\n' | '\r' => None,
+        '\0'..='\u{1f}' => char::from_u32(0x2400 + c as u32),
+        '\u{7f}' => Some('\u{2421}'),
+        '\u{80}'..='\u{9f}' => Some('\u{fffd}'),
+        _ => None,
+    }
+}
+
+/// `text` with each character as a diagnostic shows it.
+fn shown_text(text: &str) -> String {
+    text.chars().map(|c| shown_char(c).unwrap_or(c)).collect()
+}
+
+/// A source file as a diagnostic shows it (see [`shown_char`]), and how far
+/// each replacement moved the text after it.
+struct Shown {
+    file: SourceFile,
+    /// `(end, growth)`: the offset just past a replaced character in the
+    /// original text, and how many bytes longer the shown text is by then.
+    moved: Vec<(u32, u32)>,
+}
+
+impl Shown {
+    fn new(file: &SourceFile) -> Shown {
+        let mut text = String::with_capacity(file.text().len());
+        let mut moved = Vec::new();
+        let mut growth = 0;
+        for (at, c) in file.text().char_indices() {
+            let shown = shown_char(c).unwrap_or(c);
+            text.push(shown);
+            if shown != c {
+                growth += shown.len_utf8() - c.len_utf8();
+                moved.push(((at + c.len_utf8()) as u32, growth as u32));
+            }
+        }
+        Shown { file: SourceFile::new(shown_text(file.name()), text), moved }
+    }
+
+    /// `span` of the original text, moved onto the shown one.
+    fn span(&self, span: Span) -> Span {
+        let at = |offset: u32| {
+            let before = self.moved.partition_point(|&(end, _)| end <= offset);
+            offset + before.checked_sub(1).map_or(0, |k| self.moved[k].1)
+        };
+        Span { start: at(span.start), end: at(span.end) }
+    }
+}
+
+/// How a message names a character: in backticks, or as its code point
+/// where it would not show (a control, a space other than ` `, a
+/// zero-width character).
+struct CharName(char);
+
+impl fmt::Display for CharName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = self.0;
+        let invisible = c.is_control()
+            || (c.is_whitespace() && c != ' ')
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}');
+        if invisible { write!(f, "U+{:04X}", c as u32) } else { write!(f, "`{c}`") }
+    }
 }
 
 /// Lines longer than this are shown as an excerpt around the error.

@@ -63,8 +63,11 @@ pub fn parse(src: &str) -> Result<Parsed, Vec<Error>> {
 }
 
 /// Decodes source bytes: invalid UTF-8 is a syntax error at the first bad
-/// byte. Returns the text to show in diagnostics either way.
+/// byte. Returns the text to show in diagnostics either way. A leading
+/// byte-order mark, which some Windows editors write, is dropped (as rustc,
+/// Python and C compilers do).
 pub fn decode(bytes: &[u8]) -> (String, Option<Error>) {
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
     match std::str::from_utf8(bytes) {
         Ok(text) => (text.to_string(), None),
         Err(e) => {

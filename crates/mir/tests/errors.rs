@@ -97,6 +97,38 @@ entry:
 }
 
 #[test]
+fn an_invisible_character_is_named_by_its_code_point() {
+    check("func @main() {\nentry:\n  \u{7}return\n}\n", &[("unexpected character U+0007", 3, 3)]);
+    check("func @main() {\nentry:\n  \u{200b}return\n}\n", &[("unexpected character U+200B", 3, 3)]);
+}
+
+#[test]
+fn a_leading_byte_order_mark_is_dropped() {
+    let (text, error) = mir::decode(b"\xef\xbb\xbffunc @main() -> i64 {\nentry:\n  return %x\n}\n");
+    assert!(error.is_none());
+    assert!(text.starts_with("func"), "{text:?}");
+    let file = SourceFile::new("t.mir", text);
+    assert_eq!(reported(&file, &raw_errors(&file)), [("unknown value `%x`".to_string(), 3, 10)]);
+    // Anywhere else it is an unexpected character.
+    check("func @main() {\nentry:\n  \u{feff}return\n}\n", &[("unexpected character U+FEFF", 3, 3)]);
+}
+
+#[test]
+fn control_characters_show_as_pictures_and_carets_stay_under_their_span() {
+    // An escape sequence in the source (here one that would turn the
+    // terminal red) must not reach the terminal raw.
+    let src = "func @main() {\nentry:\n  %s = const \"\u{1b}[31m\u{9b}\" \u{7} %q\n  return\n}\n";
+    let file = SourceFile::new("t\u{1b}.mir", src);
+    let rendered = mir::render(&file, &raw_errors(&file));
+    assert!(!rendered.chars().any(|c| c.is_control() && c != '\n'), "{rendered:?}");
+    let lines: Vec<&str> = rendered.lines().collect();
+    assert_eq!(lines[0], "error: unexpected character U+0007");
+    assert_eq!(lines[1], "  --> t\u{241b}.mir:3:23");
+    assert_eq!(lines[3], "3 |   %s = const \"\u{241b}[31m\u{fffd}\" \u{2407} %q");
+    assert_eq!(lines[4], format!("  | {}^", " ".repeat(22)));
+}
+
+#[test]
 fn unterminated_string() {
     check(
         "\
