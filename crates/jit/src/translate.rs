@@ -19,7 +19,7 @@ use cranelift_codegen::ir::{
     self, AbiParam, BlockArg, InstBuilder, MemFlagsData, Signature, StackSlotData, StackSlotKind, condcodes::FloatCC,
     condcodes::IntCC, types,
 };
-use cranelift_frontend::FunctionBuilder;
+use cranelift_frontend::{FunctionBuilder, Variable};
 use cranelift_jit::JITModule;
 use cranelift_module::{FuncId as ClifFunc, Module};
 use mir::{
@@ -186,6 +186,8 @@ pub(crate) struct FnTranslator<'a, 'b> {
     /// The exit of each inlined callee toward each enclosing exit: sibling
     /// calls of one callee (`fib`'s two) leave through the same block.
     exit_blocks: HashMap<(FuncId, ir::Block), ir::Block>,
+    /// The variables of the views read for one site (see `view`).
+    scratch_view: Option<(Variable, Variable, Variable)>,
     /// The Cranelift blocks each instruction of the function made (an
     /// inlined call's include its body's; a block's first instruction also
     /// counts the block): what the register allocators pay for.
@@ -312,6 +314,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
             outer_views: Vec::new(),
             trap_blocks: HashMap::new(),
             exit_blocks: HashMap::new(),
+            scratch_view: None,
             blocks_made: EntityVec::filled(program.func(id).insts.len(), 0),
         }
     }

@@ -162,13 +162,19 @@ impl FnTranslator<'_, '_> {
     /// defined, so the reads happen once, outside the loops that use it.
     pub(super) fn define_view(&mut self, v: Value) {
         let Some(&needs) = self.frame.view_plan.get(&v) else { return };
-        let view = self.new_view(v, needs);
+        let mut var = |wanted: bool| wanted.then(|| self.b.declare_var(types::I64));
+        let vars = (var(needs.len), var(needs.cap), self.b.declare_var(types::I64));
+        let view = self.new_view(v, vars);
         self.frame.views.insert(v, view);
     }
 
-    /// Finds where `value`'s parts are, without a branch, declares the
-    /// view's variables and reads them.
-    fn new_view(&mut self, value: Value, needs: Needs) -> ArrayView {
+    /// Finds where `value`'s parts are, without a branch, and reads them
+    /// into `(len, cap, items)`.
+    fn new_view(
+        &mut self,
+        value: Value,
+        (len, cap, items): (Option<Variable>, Option<Variable>, Variable),
+    ) -> ArrayView {
         let (tag, obj) = self.as_box(value);
         let empty = self.not_an_array();
         let is_obj = self.b.ins().icmp_imm_s(IntCC::Equal, tag, layout::TAG_OBJ as i64);
@@ -176,9 +182,7 @@ impl FnTranslator<'_, '_> {
         let kind = self.b.ins().uload8(types::I32, FLAGS, obj, layout::OBJ_KIND as i32);
         let is_array = self.b.ins().icmp_imm_s(IntCC::Equal, kind, layout::KIND_ARRAY as i64);
         let source = self.b.ins().select(is_array, obj, empty);
-        let mut var = |wanted: bool| wanted.then(|| self.b.declare_var(types::I64));
-        let (len, cap) = (var(needs.len), var(needs.cap));
-        let view = ArrayView { value, source, len, cap, items: self.b.declare_var(types::I64) };
+        let view = ArrayView { value, source, len, cap, items };
         self.read_view(&view);
         view
     }
@@ -200,11 +204,21 @@ impl FnTranslator<'_, '_> {
         self.b.ins().iadd_imm_s(self.ctx, ctx::NOT_AN_ARRAY as i64)
     }
 
-    /// The view of receiver `v` with at least `needs`: its own, or one read here.
+    /// The view of receiver `v` with at least `needs`: its own, or one read
+    /// here into the function's scratch variables. Those serve every site
+    /// without a view of its own (only that site reads them); a site's own
+    /// variables would cost Cranelift's SSA builder a map over the blocks
+    /// each, quadratic memory for thousands of arrays (8,000 took 1.6 GB).
     fn view(&mut self, v: Value, needs: Needs) -> ArrayView {
         match self.frame.views.get(&v) {
             Some(view) if Needs { len: view.len.is_some(), cap: view.cap.is_some() }.covers(needs) => *view,
-            _ => self.new_view(v, needs),
+            _ => {
+                let (len, cap, items) = *self.scratch_view.get_or_insert_with(|| {
+                    let mut var = || self.b.declare_var(types::I64);
+                    (var(), var(), var())
+                });
+                self.new_view(v, (needs.len.then_some(len), needs.cap.then_some(cap), items))
+            }
         }
     }
 
