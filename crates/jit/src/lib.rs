@@ -360,11 +360,11 @@ fn x64_nops(n: u32) -> Vec<u8> {
 /// lives in spill slots whichever allocator runs.
 const CROWDED: usize = 1000;
 
-/// The most values live across a Cranelift block, summed over a function's
-/// blocks, that the JIT compiles: both of Cranelift's register allocators
-/// pay for each value live into each block, 30 to 60 ns each here, so a
-/// function over budget would take about half a second or more; the
-/// program then runs on the VM instead. 4,000 arrays live through 12,000
+/// The largest `Pressure::area` the JIT compiles, with each instruction's
+/// live values counted once per Cranelift block it made: about the values
+/// live into each block, summed. Both of Cranelift's register allocators
+/// pay for each, 30 to 60 ns here, so a function over budget would take
+/// half a second or more; the program then runs on the VM instead. 4,000 arrays live through 12,000
 /// `boxcall` sites in `@main`, 80 million, took 4.3 s and 475 MB to
 /// compile; the largest function of the benchmarks, nbody's `@advance`,
 /// is about 2,000.
@@ -377,8 +377,8 @@ pub const ALLOCATION_BUDGET: usize = 1 << 23;
 const HUGE: usize = 20_000;
 
 /// Whether optimizing a function, translated to `clif_insts` Cranelift
-/// instructions, with this `pressure`, could take minutes; it is then compiled quickly, as code
-/// that runs once. That is when it is [`HUGE`], holds more than [`CROWDED`]
+/// instructions, with this `pressure`, could take minutes; it is then
+/// compiled quickly, as code that runs once. That is when it is [`HUGE`], holds more than [`CROWDED`]
 /// values live at once, or has an irreducible CFG, on which the backtracking
 /// allocator's iterative dominator computation took 96 s for a chain of
 /// 5,000 blocks entered at both ends.

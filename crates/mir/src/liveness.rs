@@ -142,7 +142,7 @@ impl Liveness {
     pub fn pressure(&self, func: &Function, order: &BlockOrder, weight: impl Fn(Inst) -> usize) -> Pressure {
         let mut live = EntityVec::filled(func.values.len(), false);
         let mut marked = Vec::new();
-        let (mut max, mut area) = (0, 0);
+        let (mut max, mut area) = (0, 0usize);
         for &block in order.rpo() {
             for &v in &self.live_out[block] {
                 live[v] = true;
@@ -167,7 +167,7 @@ impl Liveness {
                     }
                 }
                 max = max.max(count);
-                area += count * weight(inst);
+                area = area.saturating_add(count.saturating_mul(weight(inst)));
             }
             for v in marked.drain(..) {
                 live[v] = false;
