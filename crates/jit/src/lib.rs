@@ -202,6 +202,7 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
     for (i, (id, func)) in funcs.iter().enumerate() {
         let name = program.module().sym(func.name).to_string();
         if !wanted[i] {
+            tables.strings_of(program, id);
             names.push(name);
             continue;
         }

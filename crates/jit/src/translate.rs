@@ -61,6 +61,30 @@ pub(crate) struct Tables {
 }
 
 impl Tables {
+    /// The index in `strings` of the StringBox of `const "..."` instruction
+    /// `inst` of function `id`, holding `text`.
+    fn string(&mut self, id: FuncId, inst: Inst, text: &str) -> i32 {
+        let strings = &mut self.strings;
+        *self.string_index.entry((id, inst)).or_insert_with(|| {
+            strings.push(text.to_string());
+            strings.len() as i32 - 1
+        })
+    }
+
+    /// Gives the string constants of a function that is not compiled their
+    /// StringBoxes all the same: every backend makes one per `const "..."`
+    /// in reachable code, whether it runs or not, and `--stats` counts them.
+    pub fn strings_of(&mut self, program: &Program, id: FuncId) {
+        let func = program.func(id);
+        for &block in program.info(id).order.rpo() {
+            for &inst in &func.blocks[block].insts {
+                if let InstData::Const { lit: Literal::Str(s) } = func.insts[inst] {
+                    self.string(id, inst, program.module().sym(s));
+                }
+            }
+        }
+    }
+
     fn host(&mut self, name: &str) -> u32 {
         if let Some(&i) = self.host_index.get(name) {
             return i;
@@ -969,11 +993,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
                         self.boxed(layout::TAG_FUNC, id.as_u32() as i64)
                     }
                     Literal::Str(s) => {
-                        let strings = &mut self.tables.strings;
-                        let k = *self.tables.string_index.entry((self.frame.id, inst)).or_insert_with(|| {
-                            strings.push(self.program.module().sym(s).to_string());
-                            strings.len() as i32 - 1
-                        });
+                        let k = self.tables.string(self.frame.id, inst, self.program.module().sym(s));
                         // The table never changes during a run: these loads may move
                         // to where the value is used, or go if it is not.
                         let base = self.b.ins().load(types::I64, CONSTANT, self.ctx, ctx::STRINGS);
