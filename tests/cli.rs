@@ -336,22 +336,6 @@ fn the_vm_stands_in_when_a_function_would_take_too_long_to_compile() {
     assert!(stderr(&small).contains("note: backend jit"), "{}", stderr(&small));
 }
 
-#[test]
-fn uncalled_functions_count_their_string_constants_on_every_backend() {
-    // The JIT does not compile `@unused`, but every backend makes a
-    // StringBox for each `const "..."`, run or not, and `--stats` counts it.
-    let src = "func @unused() {\nentry:\n  %s = const \"never\"\n  externcall env.console.log(%s)\n  return\n}\n\nfunc @main() -> i64 {\nentry:\n  %s = const \"hi\"\n  externcall env.console.log(%s)\n  return 0\n}\n";
-    let runs: Vec<(String, String)> = ["interp", "vm", "jit"]
-        .iter()
-        .map(|backend| {
-            let out = mir13(&["run", "--stats", "--backend", backend, "-"], src.as_bytes());
-            (stdout(&out), stderr(&out))
-        })
-        .collect();
-    assert!(runs[0].1.contains("boxes allocated:  2"), "{}", runs[0].1);
-    assert!(runs.windows(2).all(|w| w[0] == w[1]), "{runs:?}");
-}
-
 #[cfg(unix)]
 #[test]
 fn endless_input_stops_at_the_memory_limit() {
