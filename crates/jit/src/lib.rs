@@ -193,7 +193,7 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
         });
     }
     let mut isas: [Option<Arc<dyn TargetIsa>>; 3] = [None, Some(straight), None];
-    let mut tables = Tables::default();
+    let mut tables = Tables::new(program);
     let classes = UserClasses::new(program);
     let mut cx = module.make_context();
     let mut fcx = FunctionBuilderContext::new();
@@ -202,7 +202,6 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
     for (i, (id, func)) in funcs.iter().enumerate() {
         let name = program.module().sym(func.name).to_string();
         if !wanted[i] {
-            tables.strings_of(program, id);
             names.push(name);
             continue;
         }
@@ -222,7 +221,7 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
         }
         let tier = if once[i] || too_slow_to_optimize(info, pressure, cx.func.dfg.num_insts()) {
             Tier::Quick
-        } else if program.info(id).order.has_loop() {
+        } else if info.order.has_loop() {
             Tier::Loops
         } else {
             Tier::Straight

@@ -61,28 +61,22 @@ pub(crate) struct Tables {
 }
 
 impl Tables {
-    /// The index in `strings` of the StringBox of `const "..."` instruction
-    /// `inst` of function `id`, holding `text`.
-    fn string(&mut self, id: FuncId, inst: Inst, text: &str) -> i32 {
-        let strings = &mut self.strings;
-        *self.string_index.entry((id, inst)).or_insert_with(|| {
-            strings.push(text.to_string());
-            strings.len() as i32 - 1
-        })
-    }
-
-    /// Gives the string constants of a function that is not compiled their
-    /// StringBoxes all the same: every backend makes one per `const "..."`
-    /// in reachable code, whether it runs or not, and `--stats` counts them.
-    pub fn strings_of(&mut self, program: &Program, id: FuncId) {
-        let func = program.func(id);
-        for &block in program.info(id).order.rpo() {
-            for &inst in &func.blocks[block].insts {
-                if let InstData::Const { lit: Literal::Str(s) } = func.insts[inst] {
-                    self.string(id, inst, program.module().sym(s));
+    /// The tables of `program`, with a StringBox for every `const "..."` in
+    /// reachable code, compiled or not: every backend makes one per such
+    /// instruction, whether it runs or not, and `--stats` counts them.
+    pub fn new(program: &Program) -> Tables {
+        let mut tables = Tables::default();
+        for (id, func) in program.module().funcs.iter() {
+            for &block in program.info(id).order.rpo() {
+                for &inst in &func.blocks[block].insts {
+                    if let InstData::Const { lit: Literal::Str(s) } = func.insts[inst] {
+                        tables.string_index.insert((id, inst), tables.strings.len() as i32);
+                        tables.strings.push(program.module().sym(s).to_string());
+                    }
                 }
             }
         }
+        tables
     }
 
     fn host(&mut self, name: &str) -> u32 {
@@ -992,8 +986,8 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
                         let id = self.program.func_id(f).expect("verified function");
                         self.boxed(layout::TAG_FUNC, id.as_u32() as i64)
                     }
-                    Literal::Str(s) => {
-                        let k = self.tables.string(self.frame.id, inst, self.program.module().sym(s));
+                    Literal::Str(_) => {
+                        let k = self.tables.string_index[&(self.frame.id, inst)];
                         // The table never changes during a run: these loads may move
                         // to where the value is used, or go if it is not.
                         let base = self.b.ins().load(types::I64, CONSTANT, self.ctx, ctx::STRINGS);
