@@ -233,6 +233,10 @@ struct Frame<'a> {
     /// The receivers that get array views, and their views once defined.
     view_plan: HashMap<Value, Needs>,
     views: HashMap<Value, ArrayView>,
+    /// The bases of element indices that get an offset (`array::plan_bases`),
+    /// and their offsets once defined.
+    base_plan: HashSet<Value>,
+    offsets: HashMap<Value, ir::Value>,
     /// For an inlined body: where its returns jump.
     inline_return: Option<ir::Block>,
     /// String constants every use of which borrows (see `borrowed_strings`).
@@ -260,6 +264,8 @@ impl<'a> Frame<'a> {
             last_use: HashMap::new(),
             view_plan: array::plan_views(program, func, program.info(id)),
             views: HashMap::new(),
+            base_plan: array::plan_bases(program, func, program.info(id)),
+            offsets: HashMap::new(),
             inline_return: None,
             borrowed: borrowed_strings(func, program.info(id)),
             self_class: None,
@@ -792,6 +798,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
                 InstData::Phi { .. } => {
                     if let Some(r) = func.results[inst] {
                         self.define_view(r);
+                        self.define_offset(r);
                     }
                 }
                 InstData::Jump { dest } => self.edge_code(block, dest),
@@ -801,6 +808,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
                     self.inst(inst);
                     if let Some(r) = func.results[inst] {
                         self.define_view(r);
+                        self.define_offset(r);
                     }
                     for &v in self.frame.info.drops.releases_after(inst) {
                         self.release_value(v);
@@ -818,6 +826,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
     fn define_param_views(&mut self) {
         for p in &self.frame.func.params {
             self.define_view(p.value);
+            self.define_offset(p.value);
         }
     }
 
@@ -921,21 +930,26 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         }
     }
 
-    /// Computes the float `x` here, where MIR defines it. Cranelift's egraph
-    /// would otherwise compute it at each of its uses that do not dominate
-    /// one another: nbody's `%mag`, used by six inline `set` fast paths,
-    /// cost six square roots and divisions. An instruction with two results
-    /// is never pure, so it stays here and takes `x` with it; nothing uses
-    /// its results, so it emits no code. Integers are left to float:
-    /// recomputing an add beats keeping it in a register (loop ran 13%
-    /// slower with every integer result anchored too).
+    /// Computes `x` here, where MIR defines it. Cranelift's egraph would
+    /// otherwise compute it at each of its uses that do not dominate one
+    /// another: nbody's `%mag`, used by six inline `set` fast paths, cost
+    /// six square roots and divisions. An instruction with two results is
+    /// never pure, so it stays here and takes `x` with it; nothing uses its
+    /// results, so it emits no code. Integer results in general are not
+    /// anchored: recomputing an add beats keeping it in a register (loop
+    /// ran 13% slower with every integer result anchored).
     ///
-    /// The bitcast states its (native) byte order so that it differs from
-    /// the one that boxes `x` for a slow path: that one is computed in the
-    /// slow path, this one nowhere.
-    fn anchor_float(&mut self, x: ir::Value) {
-        let flags = MemFlagsData::new().with_endianness(ir::Endianness::Little);
-        let bits = self.b.ins().bitcast(types::I64, flags, x);
+    /// A float goes through a bitcast that states its (native) byte order,
+    /// so that it differs from the one that boxes `x` for a slow path: that
+    /// one is computed in the slow path, this one nowhere.
+    fn anchor(&mut self, x: ir::Value) {
+        let bits = match self.b.func.dfg.value_type(x) {
+            types::F64 => {
+                let flags = MemFlagsData::new().with_endianness(ir::Endianness::Little);
+                self.b.ins().bitcast(types::I64, flags, x)
+            }
+            _ => x,
+        };
         let zero = self.b.ins().iconst(types::I64, 0);
         self.b.ins().uadd_overflow(bits, zero);
     }
@@ -1008,7 +1022,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
                 let v = match (self.ty(a), op, self.const_i64(b)) {
                     (Type::F64, ..) => {
                         let v = self.binop_f64(op, x, y);
-                        self.anchor_float(v);
+                        self.anchor(v);
                         v
                     }
                     // A constant divisor other than 0 and -1 cannot trap.
@@ -1344,7 +1358,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         if let (Type::F64, true, Type::F64, Some(_), Some(m)) = (recv_ty, args.is_empty(), ret, result, method.builtin)
             && let Some(v) = self.float_math(m, self.scalar(recv))
         {
-            self.anchor_float(v);
+            self.anchor(v);
             return Repr::Scalar(v);
         }
         let all: Vec<Value> = std::iter::once(recv).chain(args.iter().copied()).collect();

@@ -24,7 +24,7 @@ use cranelift_codegen::ir::{self, BlockArg, InstBuilder, condcodes::IntCC, types
 use cranelift_frontend::Variable;
 use mir::{Function, InstData, Program, Receiver, Type, Value, ValueDef};
 use runtime::{Method, MethodRef, layout};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 // A view reads `Ctx::not_an_array` for a value that is not an ArrayBox.
 const _: () = assert!(
@@ -107,6 +107,56 @@ pub(super) fn plan_views(program: &Program, func: &Function, info: &mir::FuncInf
     plan
 }
 
+/// A function gives at most this many bases an offset (see [`plan_bases`]),
+/// those of the most accesses: each holds a register wherever it is live.
+/// The benchmarks use at most 3.
+const MAX_BASES: usize = 16;
+
+/// Element index `i` as `(base, k)` with `i = base + k`: `k` is the small
+/// constant operand of the `add` or `sub` that defines `i`, else 0.
+pub(super) fn index_parts(func: &Function, i: Value) -> (Value, i64) {
+    let small = |v: Value| match func.values[v].def {
+        ValueDef::Result(def) => match func.insts[def] {
+            InstData::Const { lit: mir::Literal::I64(k) } if k.unsigned_abs() < 1 << 20 => Some(k),
+            _ => None,
+        },
+        ValueDef::Param(_) => None,
+    };
+    let ValueDef::Result(def) = func.values[i].def else { return (i, 0) };
+    match func.insts[def] {
+        InstData::BinOp { op: mir::BinaryOp::Add, args: [x, y] } => match (small(x), small(y)) {
+            (_, Some(k)) => (x, k),
+            (Some(k), _) => (y, k),
+            _ => (i, 0),
+        },
+        InstData::BinOp { op: mir::BinaryOp::Sub, args: [x, y] } => small(y).map_or((i, 0), |k| (x, -k)),
+        _ => (i, 0),
+    }
+}
+
+/// The bases (see [`index_parts`]) of two or more inline `get` and `set`
+/// indices in `func`, at most [`MAX_BASES`]. Each gets its offset, `base *
+/// VALUE_SIZE`, computed once where it is defined, and the elements at
+/// `base + k` are addressed as `items + offset + k * VALUE_SIZE`, with the
+/// constant folded into the load or store: nbody reads and writes
+/// `7 * j + k` for k in 0..7.
+pub(super) fn plan_bases(program: &Program, func: &Function, info: &mir::FuncInfo) -> HashSet<Value> {
+    let mut uses: HashMap<Value, usize> = HashMap::new();
+    for &block in info.order.rpo() {
+        for &inst in &func.blocks[block].insts {
+            let InstData::BoxCall { recv: Receiver::Value(r), method, args, .. } = func.insts[inst] else { continue };
+            let Some(&i) = func.value_list(args).first() else { continue };
+            let indexed = matches!(MethodRef::resolve(program, method).builtin, Some(Method::Get | Method::Set));
+            if indexed && info.types[r] == Type::Box && info.types[i] == Type::I64 {
+                *uses.entry(index_parts(func, i).0).or_default() += 1;
+            }
+        }
+    }
+    let mut shared: Vec<(Value, usize)> = uses.into_iter().filter(|&(_, n)| n >= 2).collect();
+    shared.sort_by_key(|&(v, n)| (std::cmp::Reverse(n), v));
+    shared.into_iter().take(MAX_BASES).map(|(v, _)| v).collect()
+}
+
 /// Where each planned receiver is last used in a block, by instruction index.
 pub(super) fn last_uses(func: &Function, block: mir::Block, plan: &HashMap<Value, Needs>) -> HashMap<Value, usize> {
     let mut last = HashMap::new();
@@ -166,6 +216,19 @@ impl FnTranslator<'_, '_> {
         let vars = (var(needs.len), var(needs.cap), self.b.declare_var(types::I64));
         let view = self.new_view(v, vars);
         self.frame.views.insert(v, view);
+    }
+
+    /// Computes the offset of `v` if it is a planned base (see
+    /// [`plan_bases`]), where `v` is defined: anchored there, or Cranelift
+    /// would compute it again at each access, none of whose blocks
+    /// dominates the next.
+    pub(super) fn define_offset(&mut self, v: Value) {
+        if self.frame.base_plan.contains(&v) {
+            let x = self.scalar(v);
+            let offset = self.b.ins().imul_imm_s(x, layout::VALUE_SIZE as i64);
+            self.anchor(offset);
+            self.frame.offsets.insert(v, offset);
+        }
     }
 
     /// Finds where `value`'s parts are, without a branch, and reads them
@@ -294,7 +357,7 @@ impl FnTranslator<'_, '_> {
                 let at_block = self.b.create_block();
                 self.b.ins().brif(in_bounds, at_block, &[], slow, &[]);
                 self.b.switch_to_block(at_block);
-                let at = self.element_at(&view, i);
+                let at = self.element_at_index(&view, all[1], i);
                 if op == ArrayOp::Get {
                     match scalar_tag(ret) {
                         Some(tag) if known == Some(tag) => {
@@ -356,6 +419,20 @@ impl FnTranslator<'_, '_> {
         };
         self.frame.known = now.map(|tag| (all[0], all[1], tag));
         repr
+    }
+
+    /// The address of the element at `index` (whose value is `i`) of the
+    /// viewed array: from its base's offset, if it has one.
+    fn element_at_index(&mut self, view: &ArrayView, index: Value, i: ir::Value) -> ir::Value {
+        let (base, k) = index_parts(self.frame.func, index);
+        match self.frame.offsets.get(&base) {
+            Some(&offset) => {
+                let items = self.b.use_var(view.items);
+                let at = self.b.ins().iadd(items, offset);
+                self.b.ins().iadd_imm_s(at, k * layout::VALUE_SIZE as i64)
+            }
+            None => self.element_at(view, i),
+        }
     }
 
     /// The address of element `i` of the viewed array.
