@@ -122,6 +122,29 @@ impl StrBody {
 #[repr(C)]
 pub struct ArrayBody {
     pub items: ValueVec,
+    /// Set only while every element is an f64, so that compiled code may
+    /// read one without checking its tag (see [`crate::layout::ARRAY_FLOATS`]).
+    /// Every store of anything else clears it, through [`ArrayBody::note`];
+    /// only a new or emptied array sets it again, so it may be clear while
+    /// every element is an f64.
+    pub floats: bool,
+}
+
+impl ArrayBody {
+    /// An array of `items`.
+    pub fn new(items: ValueVec) -> ArrayBody {
+        let floats = items.iter().all(|v| matches!(v, Value::F64(_)));
+        ArrayBody { items, floats }
+    }
+
+    /// Notes that `v` is being stored in the array: call it at every store.
+    #[inline]
+    pub fn note(&mut self, v: Value) {
+        // A branch, not a store on every call: most arrays are one or the other.
+        if self.floats && !matches!(v, Value::F64(_)) {
+            self.floats = false;
+        }
+    }
 }
 
 /// A vector of values with a fixed layout (pointer, length, capacity), so

@@ -44,6 +44,10 @@ pub const ARRAY_CAP: usize =
 pub const ARRAY_LEN: usize =
     offset_of!(ObjBox<ArrayBody>, body) + offset_of!(ArrayBody, items) + offset_of!(ValueVec, len);
 
+/// Offset of an ArrayBox's `floats` byte: 1 only while every element is an
+/// f64 (see [`ArrayBody::floats`]).
+pub const ARRAY_FLOATS: usize = offset_of!(ObjBox<ArrayBody>, body) + offset_of!(ArrayBody, floats);
+
 /// Offset of a user box's class id (`u32`).
 pub const USER_CLASS: usize = offset_of!(ObjBox<UserBody>, body) + offset_of!(UserBody, class);
 /// Offset of a user box's field pointer (one value per field, in order).

@@ -541,6 +541,7 @@ impl Runtime {
             }
             Method::Push => {
                 self.arity(site, args, 1)?;
+                o.body_mut::<ArrayBody>().note(args[0]);
                 self.grow_array(o, |items| items.push(args[0].retain()))?;
                 Value::Null
             }
@@ -556,7 +557,9 @@ impl Runtime {
             Method::Set => {
                 self.arity(site, args, 2)?;
                 let i = index(self.int_arg(site, args, 0)?, len)?;
-                let old = std::mem::replace(&mut o.body_mut::<ArrayBody>().items[i], args[1].retain());
+                let body = o.body_mut::<ArrayBody>();
+                body.note(args[1]);
+                let old = std::mem::replace(&mut body.items[i], args[1].retain());
                 self.heap.push_release(old);
                 Value::Null
             }
@@ -566,6 +569,7 @@ impl Runtime {
                 // Inserting at the end is allowed: 0 <= i <= len.
                 let at =
                     usize::try_from(i).ok().filter(|&at| at <= len).ok_or(Trap::IndexOutOfBounds { index: i, len })?;
+                o.body_mut::<ArrayBody>().note(args[1]);
                 self.grow_array(o, |items| items.insert(at, args[1].retain()))?;
                 Value::Null
             }
@@ -613,7 +617,9 @@ impl Runtime {
             }
             Method::Clear => {
                 self.arity(site, args, 0)?;
-                let items = std::mem::take(&mut o.body_mut::<ArrayBody>().items);
+                let body = o.body_mut::<ArrayBody>();
+                let items = std::mem::take(&mut body.items);
+                body.floats = true;
                 self.heap.adjust(items.capacity() * size_of::<Value>(), 0)?;
                 self.heap.push_releases(items.iter().copied());
                 Value::Null
@@ -853,9 +859,10 @@ impl Runtime {
     #[inline]
     pub fn array_set(&mut self, array: Value, i: i64, value: Value) -> Option<Result<(), Trap>> {
         let o = array.as_obj().filter(|o| o.kind() == Kind::Array)?;
-        let items = &mut o.body_mut::<ArrayBody>().items;
-        Some(index(i, items.len()).map(|i| {
-            let old = std::mem::replace(&mut items[i], value.retain());
+        let body = o.body_mut::<ArrayBody>();
+        Some(index(i, body.items.len()).map(|i| {
+            body.note(value);
+            let old = std::mem::replace(&mut body.items[i], value.retain());
             self.heap.push_release(old);
         }))
     }
@@ -866,10 +873,11 @@ impl Runtime {
     pub fn array_set_scalar(array: Value, i: i64, v: Value) -> bool {
         debug_assert!(v.as_obj().is_none());
         let Some(o) = array.as_obj().filter(|o| o.kind() == Kind::Array) else { return false };
-        let items = &mut o.body_mut::<ArrayBody>().items;
-        match usize::try_from(i).ok().and_then(|i| items.get_mut(i)) {
+        let body = o.body_mut::<ArrayBody>();
+        match usize::try_from(i).ok().and_then(|i| body.items.get_mut(i)) {
             Some(slot) if slot.as_obj().is_none() => {
                 *slot = v;
+                body.note(v);
                 true
             }
             _ => false,
@@ -880,6 +888,7 @@ impl Runtime {
     #[inline]
     pub fn array_push(&mut self, array: Value, value: Value) -> Option<Result<(), Trap>> {
         let o = array.as_obj().filter(|o| o.kind() == Kind::Array)?;
+        o.body_mut::<ArrayBody>().note(value);
         Some(self.grow_array(o, |items| items.push(value.retain())))
     }
 

@@ -286,7 +286,7 @@ impl Runtime {
 
     /// A new ArrayBox taking over the references in `items`.
     pub fn new_array(&mut self, items: Vec<Value>) -> Result<Value, Trap> {
-        Ok(Value::Obj(self.heap.alloc(ArrayBody { items: ValueVec::from_vec(items) })?))
+        Ok(Value::Obj(self.heap.alloc(ArrayBody::new(ValueVec::from_vec(items)))?))
     }
 
     /// Queues, under anything a built-in queued since `base`, the receiver

@@ -33,6 +33,7 @@ const _: () = assert!(
         && layout::ARRAY_LEN + 8 <= 64
         && layout::ARRAY_CAP + 8 <= 64
         && layout::ARRAY_PTR + 8 <= 64
+        && layout::ARRAY_FLOATS < 64
 );
 
 /// A function keeps views for at most this many receivers; others read
@@ -49,6 +50,9 @@ pub(super) struct Needs {
     len: bool,
     /// `push` checks the length (read from the array) against the capacity.
     cap: bool,
+    /// Some inline access of the receiver reads or stores something other
+    /// than an f64 (planning only: see [`ArrayView::floats`]).
+    mixed: bool,
 }
 
 impl Needs {
@@ -67,6 +71,12 @@ pub(super) struct ArrayView {
     len: Option<Variable>,
     cap: Option<Variable>,
     items: Variable,
+    /// Every inline access of the receiver reads or stores an f64, and the
+    /// view's length is 0 unless every element is an f64 (the array's
+    /// `floats` byte): past the bounds check, a `get` reads the element
+    /// without checking its tag and a `set` stores the float over another.
+    /// A mixed array sends every access to the general path.
+    floats: bool,
 }
 
 /// Where the code being emitted is, for liveness: values live there keep
@@ -91,16 +101,22 @@ pub(super) fn plan_views(program: &Program, func: &Function, info: &mir::FuncInf
             if info.types[r] != Type::Box {
                 continue;
             }
-            let indexed = func.value_list(args).first().is_some_and(|&i| info.types[i] == Type::I64);
+            let args = func.value_list(args);
+            let indexed = args.first().is_some_and(|&i| info.types[i] == Type::I64);
+            let float = |v: Option<&Value>| v.is_some_and(|&v| info.types[v] == Type::F64);
             let needs = match MethodRef::resolve(program, method).builtin {
-                Some(Method::Get | Method::Set) if indexed => Needs { len: true, cap: false },
-                Some(Method::Push) => Needs { len: false, cap: true },
+                Some(Method::Get) if indexed => {
+                    Needs { len: true, cap: false, mixed: !float(func.results[inst].as_ref()) }
+                }
+                Some(Method::Set) if indexed => Needs { len: true, cap: false, mixed: !float(args.get(1)) },
+                Some(Method::Push) => Needs { len: false, cap: true, mixed: !float(args.first()) },
                 _ => continue,
             };
             if plan.len() < MAX_VIEWS || plan.contains_key(&r) {
                 let entry = plan.entry(r).or_default();
                 entry.len |= needs.len;
                 entry.cap |= needs.cap;
+                entry.mixed |= needs.mixed;
             }
         }
     }
@@ -214,7 +230,7 @@ impl FnTranslator<'_, '_> {
         let Some(&needs) = self.frame.view_plan.get(&v) else { return };
         let mut var = |wanted: bool| wanted.then(|| self.b.declare_var(types::I64));
         let vars = (var(needs.len), var(needs.cap), self.b.declare_var(types::I64));
-        let view = self.new_view(v, vars);
+        let view = self.new_view(v, vars, needs.len && !needs.mixed);
         self.frame.views.insert(v, view);
     }
 
@@ -237,6 +253,7 @@ impl FnTranslator<'_, '_> {
         &mut self,
         value: Value,
         (len, cap, items): (Option<Variable>, Option<Variable>, Variable),
+        floats: bool,
     ) -> ArrayView {
         let (tag, obj) = self.as_box(value);
         let empty = self.not_an_array();
@@ -245,7 +262,7 @@ impl FnTranslator<'_, '_> {
         let kind = self.b.ins().uload8(types::I32, FLAGS, obj, layout::OBJ_KIND as i32);
         let is_array = self.b.ins().icmp_imm_s(IntCC::Equal, kind, layout::KIND_ARRAY as i64);
         let source = self.b.ins().select(is_array, obj, empty);
-        let view = ArrayView { value, source, len, cap, items };
+        let view = ArrayView { value, source, len, cap, items, floats };
         self.read_view(&view);
         view
     }
@@ -254,12 +271,34 @@ impl FnTranslator<'_, '_> {
     fn read_view(&mut self, view: &ArrayView) {
         for (var, offset) in [(view.len, layout::ARRAY_LEN), (view.cap, layout::ARRAY_CAP)] {
             if let Some(var) = var {
-                let x = self.b.ins().load(types::I64, FLAGS, view.source, offset as i32);
+                let mut x = self.b.ins().load(types::I64, FLAGS, view.source, offset as i32);
+                if view.floats && offset == layout::ARRAY_LEN {
+                    x = self.float_length(view.source, x);
+                }
                 self.b.def_var(var, x);
             }
         }
         let items = self.b.ins().load(types::I64, FLAGS, view.source, layout::ARRAY_PTR as i32);
         self.b.def_var(view.items, items);
+    }
+
+    /// `len` if every element of `array` is an f64, else 0.
+    fn float_length(&mut self, array: ir::Value, len: ir::Value) -> ir::Value {
+        let floats = self.b.ins().uload8(types::I64, FLAGS, array, layout::ARRAY_FLOATS as i32);
+        self.b.ins().imul(len, floats)
+    }
+
+    /// After an inline store of something other than an f64 into `array`:
+    /// clears its `floats` byte and reads again every float view still live
+    /// (one may be of the same array, through another value).
+    fn mixed_store(&mut self, array: ir::Value) {
+        let zero = self.b.ins().iconst(types::I8, 0);
+        self.b.ins().store(FLAGS, zero, array, layout::ARRAY_FLOATS as i32);
+        let mut live = self.live_views();
+        live.extend_from_slice(&self.outer_views);
+        for view in live.iter().filter(|v| v.floats) {
+            self.read_view(view);
+        }
     }
 
     /// The address of `Ctx::not_an_array`.
@@ -274,13 +313,15 @@ impl FnTranslator<'_, '_> {
     /// each, quadratic memory for thousands of arrays (8,000 took 1.6 GB).
     fn view(&mut self, v: Value, needs: Needs) -> ArrayView {
         match self.frame.views.get(&v) {
-            Some(view) if Needs { len: view.len.is_some(), cap: view.cap.is_some() }.covers(needs) => *view,
+            Some(view) if Needs { len: view.len.is_some(), cap: view.cap.is_some(), mixed: false }.covers(needs) => {
+                *view
+            }
             _ => {
                 let (len, cap, items) = *self.scratch_view.get_or_insert_with(|| {
                     let mut var = || self.b.declare_var(types::I64);
                     (var(), var(), var())
                 });
-                self.new_view(v, (needs.len.then_some(len), needs.cap.then_some(cap), items))
+                self.new_view(v, (needs.len.then_some(len), needs.cap.then_some(cap), items), false)
             }
         }
     }
@@ -350,7 +391,9 @@ impl FnTranslator<'_, '_> {
         };
         match op {
             ArrayOp::Get | ArrayOp::Set => {
-                let view = self.view(all[0], Needs { len: true, cap: false });
+                let view = self.view(all[0], Needs { len: true, ..Needs::default() });
+                // Every element of a float view's array in bounds is an f64.
+                let known = if view.floats { Some(layout::TAG_F64) } else { known };
                 let len = self.b.use_var(view.len.expect("a view with the length"));
                 let i = self.scalar(all[1]);
                 let in_bounds = self.b.ins().icmp(IntCC::UnsignedLessThan, i, len);
@@ -376,13 +419,16 @@ impl FnTranslator<'_, '_> {
                         self.b.switch_to_block(store);
                     }
                     self.store_element(at, all[2], known);
+                    if self.ty(all[2]) != Type::F64 {
+                        self.mixed_store(view.source);
+                    }
                     let args = null(self);
                     self.b.ins().jump(done, &args);
                 }
             }
             ArrayOp::Push => {
                 // Not an ArrayBox: length and capacity 0, no room.
-                let view = self.view(all[0], Needs { len: false, cap: true });
+                let view = self.view(all[0], Needs { cap: true, ..Needs::default() });
                 let cap = self.b.use_var(view.cap.expect("a view with the capacity"));
                 // The length is read from the array, not the view: a view's
                 // may lag behind, and a push must not overwrite an element.
@@ -396,7 +442,11 @@ impl FnTranslator<'_, '_> {
                 let len = self.b.ins().iadd_imm_s(len, 1);
                 self.b.ins().store(FLAGS, len, view.source, layout::ARRAY_LEN as i32);
                 if let Some(var) = view.len {
+                    let len = if view.floats { self.float_length(view.source, len) } else { len };
                     self.b.def_var(var, len);
+                }
+                if self.ty(all[1]) != Type::F64 {
+                    self.mixed_store(view.source);
                 }
                 let args = null(self);
                 self.b.ins().jump(done, &args);
