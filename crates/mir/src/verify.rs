@@ -196,13 +196,16 @@ impl Verifier<'_> {
                 match self.names.func(method.func) {
                     None => self.error(ErrorKind::UnknownFunction(self.sym(method.func)), func_span),
                     Some(f) => {
-                        let params = &self.module.funcs[f].params;
-                        if params.first().is_none_or(|p| p.ty != Type::Box) {
+                        let func = &self.module.funcs[f];
+                        if func.params.first().is_none_or(|p| p.ty != Type::Box) {
                             let kind = ErrorKind::MethodSelf {
                                 owner: owner.clone(),
                                 method: self.sym(method.name),
                                 func: self.sym(method.func),
                             };
+                            self.error(kind, func_span);
+                        } else if self.sym(method.name) == "fini" && (func.params.len() != 1 || func.ret.is_some()) {
+                            let kind = ErrorKind::FiniSignature { owner: owner.clone(), func: self.sym(method.func) };
                             self.error(kind, func_span);
                         }
                     }

@@ -934,6 +934,29 @@ entry:
     );
 }
 
+#[test]
+fn fini_takes_only_the_receiver_and_returns_nothing() {
+    let message = "method `fini` of box `P`: `@P.fini` must take only the receiver (`%self: box`) and return void; \
+                   the runtime calls it with the receiver alone and drops no result";
+    for (signature, ret) in [("(%self: box, %extra: i64)", "return"), ("(%self: box) -> box", "return %self")] {
+        check(
+            &format!(
+                "\
+box P {{
+  method fini @P.fini
+}}
+
+func @P.fini{signature} {{
+entry:
+  {ret}
+}}
+"
+            ),
+            &[(message, 2, 15)],
+        );
+    }
+}
+
 // ---- several errors ----
 
 #[test]
