@@ -193,7 +193,9 @@ pub enum ErrorKind {
     DuplicateMember { owner: String, name: String },
     #[error("method `{method}` of box `{owner}`: `@{func}` must take the receiver as its first parameter, of type box")]
     MethodSelf { owner: String, method: String, func: String },
-    #[error("method `fini` of box `{owner}`: `@{func}` must take only the receiver (`%self: box`) and return void; the runtime calls it with the receiver alone and drops no result")]
+    #[error(
+        "method `fini` of box `{owner}`: `@{func}` must take only the receiver (`%self: box`) and return void; the runtime calls it with the receiver alone and drops no result"
+    )]
     FiniSignature { owner: String, func: String },
 }
 

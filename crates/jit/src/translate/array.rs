@@ -106,7 +106,9 @@ pub(super) fn plan_views(program: &Program, func: &Function, info: &mir::FuncInf
     let calls = func
         .insts
         .iter()
-        .filter(|(_, data)| matches!(data, InstData::BoxCall { .. } | InstData::Call { .. } | InstData::ExternCall { .. }))
+        .filter(|(_, data)| {
+            matches!(data, InstData::BoxCall { .. } | InstData::Call { .. } | InstData::ExternCall { .. })
+        })
         .count();
     let max_views = MAX_VIEWS.min(REREAD_BUDGET / calls.max(1));
     let mut plan: HashMap<Value, Needs> = HashMap::new();
