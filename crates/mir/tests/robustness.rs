@@ -1387,7 +1387,9 @@ fn generate_module(choices: &[u32]) -> String {
         let fields: Vec<(String, bool)> = fields.collect();
         let mut methods = Vec::new();
         for (m, method) in ["get", "birth", "fini"].iter().enumerate().take(c.below(4)) {
-            let params = std::iter::once(Type::Box).chain((0..c.below(3)).map(|_| c.pick(TYPES))).collect();
+            // The runtime calls `fini` with the receiver alone.
+            let extra = if *method == "fini" { 0 } else { c.below(3) };
+            let params = std::iter::once(Type::Box).chain((0..extra).map(|_| c.pick(TYPES))).collect();
             let ret = if m == 0 { Some(c.pick(TYPES)) } else { None };
             methods.push((method.to_string(), sigs.len()));
             sigs.push(Sig { name: format!("{name}.{method}"), params, ret });
