@@ -233,7 +233,7 @@ struct Frame<'a> {
     /// The receivers that get array views, and their views once defined.
     view_plan: HashMap<Value, Needs>,
     views: HashMap<Value, ArrayView>,
-    /// The bases of element indices that get an offset (`array::plan_bases`),
+    /// The bases of element indices that get an offset (`array::plan`),
     /// and their offsets once defined.
     base_plan: HashSet<Value>,
     offsets: HashMap<Value, ir::Value>,
@@ -251,6 +251,7 @@ impl<'a> Frame<'a> {
     /// The state for emitting `id`'s body, before its values and blocks exist.
     fn new(program: &'a Program, id: FuncId, calls_left: ir::Value, trap_exit: ir::Block) -> Self {
         let func = program.func(id);
+        let (view_plan, base_plan) = array::plan(program, func, program.info(id));
         Frame {
             func,
             info: program.info(id),
@@ -262,9 +263,9 @@ impl<'a> Frame<'a> {
             current: Block::INVALID,
             position: Position::Leaving,
             last_use: HashMap::new(),
-            view_plan: array::plan_views(program, func, program.info(id)),
+            view_plan,
             views: HashMap::new(),
-            base_plan: array::plan_bases(program, func, program.info(id)),
+            base_plan,
             offsets: HashMap::new(),
             inline_return: None,
             borrowed: borrowed_strings(func, program.info(id)),

@@ -541,8 +541,7 @@ impl Runtime {
             }
             Method::Push => {
                 self.arity(site, args, 1)?;
-                o.body_mut::<ArrayBody>().note(args[0]);
-                self.grow_array(o, |items| items.push(args[0].retain()))?;
+                self.grow_array(o, args[0], |items, v| items.push(v))?;
                 Value::Null
             }
             Method::Pop => {
@@ -569,8 +568,7 @@ impl Runtime {
                 // Inserting at the end is allowed: 0 <= i <= len.
                 let at =
                     usize::try_from(i).ok().filter(|&at| at <= len).ok_or(Trap::IndexOutOfBounds { index: i, len })?;
-                o.body_mut::<ArrayBody>().note(args[1]);
-                self.grow_array(o, |items| items.insert(at, args[1].retain()))?;
+                self.grow_array(o, args[1], |items, v| items.insert(at, v))?;
                 Value::Null
             }
             Method::Remove => {
@@ -632,11 +630,14 @@ impl Runtime {
         })
     }
 
-    /// Runs a growing update of an array's items, accounting for its buffer.
-    fn grow_array(&mut self, o: ObjRef, update: impl FnOnce(&mut Vec<Value>)) -> Result<(), Trap> {
-        let items = &mut o.body_mut::<ArrayBody>().items;
+    /// Stores `value` (borrowed) in array `o` by `update`, which grows the
+    /// items by one, accounting for the buffer.
+    fn grow_array(&mut self, o: ObjRef, value: Value, update: impl FnOnce(&mut Vec<Value>, Value)) -> Result<(), Trap> {
+        let body = o.body_mut::<ArrayBody>();
+        body.note(value);
+        let items = &mut body.items;
         let before = items.capacity();
-        items.with_vec(|v| v.try_reserve(1).map(|()| update(v))).map_err(|_| Trap::OutOfMemory)?;
+        items.with_vec(|v| v.try_reserve(1).map(|()| update(v, value.retain()))).map_err(|_| Trap::OutOfMemory)?;
         let after = items.capacity();
         self.heap.adjust(before * size_of::<Value>(), after * size_of::<Value>())
     }
@@ -888,8 +889,7 @@ impl Runtime {
     #[inline]
     pub fn array_push(&mut self, array: Value, value: Value) -> Option<Result<(), Trap>> {
         let o = array.as_obj().filter(|o| o.kind() == Kind::Array)?;
-        o.body_mut::<ArrayBody>().note(value);
-        Some(self.grow_array(o, |items| items.push(value.retain())))
+        Some(self.grow_array(o, value, |items, v| items.push(v)))
     }
 
     /// MapBox value under `key`, without adding a reference: `None` if `map`

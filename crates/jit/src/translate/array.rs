@@ -92,17 +92,22 @@ pub(super) enum Position {
 }
 
 /// Views times the calls after which they are read again (see
-/// [`plan_views`]): a generated `@main` of 24,000 boxcalls on 22 arrays
+/// [`plan`]): a generated `@main` of 24,000 boxcalls on 22 arrays
 /// made 2.8 million Cranelift instructions (55 per MIR instruction) and
 /// took 4.4 s to compile, nearly all of it reading views again in the
 /// general paths.
 const REREAD_BUDGET: usize = 20_000;
 
-/// The receivers of inline `get`, `set` and `push` in `func`, and what each
-/// reads; at most [`MAX_VIEWS`] of them, and fewer where the function has so
-/// many calls (each one's general path reads every live view again) that
-/// views times calls would pass [`REREAD_BUDGET`].
-pub(super) fn plan_views(program: &Program, func: &Function, info: &mir::FuncInfo) -> HashMap<Value, Needs> {
+/// How a function's inline array accesses are compiled: the receivers that
+/// get views, and what each reads (at most [`MAX_VIEWS`] of them, and fewer
+/// where the function has so many calls, each of whose general paths reads
+/// every live view again, that views times calls would pass
+/// [`REREAD_BUDGET`]); and the bases that get offsets (see [`plan_bases`]).
+pub(super) fn plan(
+    program: &Program,
+    func: &Function,
+    info: &mir::FuncInfo,
+) -> (HashMap<Value, Needs>, HashSet<Value>) {
     let calls = func
         .insts
         .iter()
@@ -111,7 +116,8 @@ pub(super) fn plan_views(program: &Program, func: &Function, info: &mir::FuncInf
         })
         .count();
     let max_views = MAX_VIEWS.min(REREAD_BUDGET / calls.max(1));
-    let mut plan: HashMap<Value, Needs> = HashMap::new();
+    let mut views: HashMap<Value, Needs> = HashMap::new();
+    let mut bases: HashMap<Value, usize> = HashMap::new();
     for &block in info.order.rpo() {
         for &inst in &func.blocks[block].insts {
             let InstData::BoxCall { recv: Receiver::Value(r), method, args, .. } = func.insts[inst] else { continue };
@@ -119,25 +125,28 @@ pub(super) fn plan_views(program: &Program, func: &Function, info: &mir::FuncInf
                 continue;
             }
             let args = func.value_list(args);
-            let indexed = args.first().is_some_and(|&i| info.types[i] == Type::I64);
+            let index = args.first().copied().filter(|&i| info.types[i] == Type::I64);
             let float = |v: Option<&Value>| v.is_some_and(|&v| info.types[v] == Type::F64);
-            let needs = match MethodRef::resolve(program, method).builtin {
-                Some(Method::Get) if indexed => {
+            let needs = match (MethodRef::resolve(program, method).builtin, index) {
+                (Some(Method::Get), Some(_)) => {
                     Needs { len: true, cap: false, mixed: !float(func.results[inst].as_ref()) }
                 }
-                Some(Method::Set) if indexed => Needs { len: true, cap: false, mixed: !float(args.get(1)) },
-                Some(Method::Push) => Needs { len: false, cap: true, mixed: !float(args.first()) },
+                (Some(Method::Set), Some(_)) => Needs { len: true, cap: false, mixed: !float(args.get(1)) },
+                (Some(Method::Push), _) => Needs { len: false, cap: true, mixed: !float(args.first()) },
                 _ => continue,
             };
-            if plan.len() < max_views || plan.contains_key(&r) {
-                let entry = plan.entry(r).or_default();
+            if let (true, Some(i)) = (needs.len, index) {
+                *bases.entry(index_parts(func, i).0).or_default() += 1;
+            }
+            if views.len() < max_views || views.contains_key(&r) {
+                let entry = views.entry(r).or_default();
                 entry.len |= needs.len;
                 entry.cap |= needs.cap;
                 entry.mixed |= needs.mixed;
             }
         }
     }
-    plan
+    (views, plan_bases(bases))
 }
 
 /// A function gives at most this many bases an offset (see [`plan_bases`]),
@@ -168,23 +177,12 @@ pub(super) fn index_parts(func: &Function, i: Value) -> (Value, i64) {
 }
 
 /// The bases (see [`index_parts`]) of two or more inline `get` and `set`
-/// indices in `func`, at most [`MAX_BASES`]. Each gets its offset, `base *
-/// VALUE_SIZE`, computed once where it is defined, and the elements at
-/// `base + k` are addressed as `items + offset + k * VALUE_SIZE`, with the
-/// constant folded into the load or store: nbody reads and writes
-/// `7 * j + k` for k in 0..7.
-pub(super) fn plan_bases(program: &Program, func: &Function, info: &mir::FuncInfo) -> HashSet<Value> {
-    let mut uses: HashMap<Value, usize> = HashMap::new();
-    for &block in info.order.rpo() {
-        for &inst in &func.blocks[block].insts {
-            let InstData::BoxCall { recv: Receiver::Value(r), method, args, .. } = func.insts[inst] else { continue };
-            let Some(&i) = func.value_list(args).first() else { continue };
-            let indexed = matches!(MethodRef::resolve(program, method).builtin, Some(Method::Get | Method::Set));
-            if indexed && info.types[r] == Type::Box && info.types[i] == Type::I64 {
-                *uses.entry(index_parts(func, i).0).or_default() += 1;
-            }
-        }
-    }
+/// indices, given how many each has, at most [`MAX_BASES`]. Each gets its
+/// offset, `base * VALUE_SIZE`, computed once where it is defined, and the
+/// elements at `base + k` are addressed as `items + offset + k *
+/// VALUE_SIZE`, with the constant folded into the load or store: nbody
+/// reads and writes `7 * j + k` for k in 0..7.
+fn plan_bases(uses: HashMap<Value, usize>) -> HashSet<Value> {
     let mut shared: Vec<(Value, usize)> = uses.into_iter().filter(|&(_, n)| n >= 2).collect();
     shared.sort_by_key(|&(v, n)| (std::cmp::Reverse(n), v));
     shared.into_iter().take(MAX_BASES).map(|(v, _)| v).collect()
@@ -559,7 +557,7 @@ impl FnTranslator<'_, '_> {
 
 #[cfg(test)]
 mod tests {
-    /// The views `plan_views` gives `@main` of a program that reads element
+    /// The views `plan` gives `@main` of a program that reads element
     /// 0 of each of `arrays` arrays `rounds` times.
     fn views(arrays: usize, rounds: usize) -> usize {
         let mut src = String::from("func @main() -> i64 {\nentry:\n");
@@ -575,7 +573,7 @@ mod tests {
         let parsed = mir::parse(&src).expect("the test module parses");
         let program = mir::Program::new(parsed.module, None, &mir::NoExterns).expect("the test module verifies");
         let main = program.main().expect("@main");
-        super::plan_views(&program, program.func(main), program.info(main)).len()
+        super::plan(&program, program.func(main), program.info(main)).0.len()
     }
 
     #[test]
