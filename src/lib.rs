@@ -265,9 +265,9 @@ impl Loaded {
     /// for. The VM stands in for the JIT where Cranelift cannot target the
     /// machine, where a function would take too long to compile (see
     /// [`jit::ALLOCATION_BUDGET`]), and where a thread whose stack holds
-    /// `max_depth` calls of the program's largest native frame would be too
-    /// large (the JIT would otherwise trap `stack overflow` before the
-    /// depth limit); the
+    /// `max_depth` calls of the program's frames (see [`jit::stack_size`])
+    /// would be too large (the JIT would otherwise trap `stack overflow`
+    /// before the depth limit); the
     /// interpreter stands in for a VM that cannot run the program (a
     /// function needing more than 65,535 registers). Asking about the JIT
     /// compiles the program, once.

@@ -358,19 +358,41 @@ fn endless_input_stops_at_the_memory_limit() {
     assert!(stderr(&out).starts_with("error: trap: out of memory"), "{}", stderr(&out));
 }
 
-#[test]
-fn a_function_the_vm_refuses_runs_on_the_interpreter_when_the_jit_cannot() {
-    // 70,000 parameters: past the VM's registers, and a frame whose
-    // 100,000 nested calls no JIT stack holds.
+/// `@main` calling `@g` of 70,000 parameters, past the VM's registers;
+/// `@g` may call itself when `recursive`.
+fn huge_parameter_list(recursive: bool) -> String {
     let n = 70_000;
     let params: Vec<String> = (0..n).map(|i| format!("%p{i}: i64")).collect();
     let args: Vec<String> = (0..n).map(|i| i.to_string()).collect();
-    let src = format!(
-        "func @g({}) -> i64 {{\nentry:\n  return %p3\n}}\n\nfunc @main() -> i64 {{\nentry:\n  %r = call @g({})\n  return %r\n}}\n",
+    let body = match recursive {
+        true => {
+            let again: Vec<String> = std::iter::once("0".into()).chain((1..n).map(|i| format!("%p{i}"))).collect();
+            format!(
+                "  %stop = compare le %p0, 0\n  branch %stop, done, again\nagain:\n  %r = call @g({})\n  return %r\ndone:\n  return %p3\n",
+                again.join(", ")
+            )
+        }
+        false => "  return %p3\n".to_string(),
+    };
+    format!(
+        "func @g({}) -> i64 {{\nentry:\n{body}}}\n\nfunc @main() -> i64 {{\nentry:\n  %r = call @g(1, {})\n  return %r\n}}\n",
         params.join(", "),
-        args.join(", ")
-    );
-    let out = mir13(&["run", "--verbose", "-"], src.as_bytes());
+        args[1..].join(", ")
+    )
+}
+
+#[test]
+fn a_function_the_vm_refuses_runs_on_the_interpreter_when_the_jit_cannot() {
+    // `@g` may recur, so 100,000 nested calls of its frame would have to fit.
+    let out = mir13(&["run", "--verbose", "-"], huge_parameter_list(true).as_bytes());
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("note: backend interp"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_huge_frame_no_call_can_reach_twice_runs_on_the_jit() {
+    // Without recursion, `@g`'s frame is on the stack once at most.
+    let out = mir13(&["run", "--verbose", "-"], huge_parameter_list(false).as_bytes());
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("note: backend jit"), "{}", stderr(&out));
 }

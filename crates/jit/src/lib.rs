@@ -53,8 +53,30 @@ pub struct JitCode {
     hosts: Vec<String>,
     names: Vec<String>,
     metered: bool,
-    /// The largest native frame of a compiled function, in bytes.
-    frame_bytes: usize,
+    stack: StackNeed,
+}
+
+/// What a run's native stack must hold, from the compiled frames.
+struct StackNeed {
+    /// Each function that may be on the stack once at most, its frame
+    /// and a call's overhead, summed.
+    once: usize,
+    /// The largest frame of the functions that may be on it more often
+    /// (see [`repeatable`]).
+    repeated: usize,
+}
+
+impl StackNeed {
+    fn new(frames: &[usize], repeatable: &[bool]) -> StackNeed {
+        let mut need = StackNeed { once: 0, repeated: 0 };
+        for (&frame, &repeats) in frames.iter().zip(repeatable) {
+            match repeats {
+                true => need.repeated = need.repeated.max(frame),
+                false => need.once += BYTES_PER_CALL + frame,
+            }
+        }
+        need
+    }
 }
 
 impl JitCode {
@@ -198,7 +220,8 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
     let mut cx = module.make_context();
     let mut fcx = FunctionBuilderContext::new();
     let mut names = Vec::with_capacity(funcs.len());
-    let mut frame_bytes = 0;
+    // Each compiled function's largest frame, its own or its trampoline's.
+    let mut frames = vec![0; funcs.len()];
     for (i, (id, func)) in funcs.iter().enumerate() {
         let name = program.module().sym(func.name).to_string();
         if !wanted[i] {
@@ -233,7 +256,7 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
         let isa = &*isa;
         let frame =
             define(&mut module, &mut cx, ids[i], isa).map_err(|e| JitError::Codegen(format!("@{name}: {e}")))?;
-        frame_bytes = frame_bytes.max(frame);
+        frames[i] = frame;
         module.clear_context(&mut cx);
 
         if let Some(tramp) = tramps[i] {
@@ -243,7 +266,7 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
             trampoline(b, &mut module, func, ids[i]);
             let frame =
                 define(&mut module, &mut cx, tramp, isa).map_err(|e| JitError::Codegen(format!("@{name}: {e}")))?;
-            frame_bytes = frame_bytes.max(frame);
+            frames[i] = frames[i].max(frame);
             module.clear_context(&mut cx);
         }
         names.push(name);
@@ -264,14 +287,25 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
         hosts: tables.hosts,
         names,
         metered,
-        frame_bytes,
+        stack: StackNeed::new(&frames, &repeatable(program)),
     })
 }
 
 /// Which functions runtime helpers may call, and so need a trampoline:
-/// `@main`, box methods (`birth` and `fini` among them) and functions used
-/// as values. The others are only called directly, from compiled code.
+/// `@main` and the functions the runtime may enter again (see
+/// [`reentered_from_runtime`]). The others are only called directly, from
+/// compiled code.
 fn entered_from_runtime(program: &Program) -> Vec<bool> {
+    let mut entered = reentered_from_runtime(program);
+    if let Some(main) = program.main() {
+        entered[main.as_u32() as usize] = true;
+    }
+    entered
+}
+
+/// The functions the runtime may call while compiled code runs: box
+/// methods (`birth` and `fini` among them) and functions used as values.
+fn reentered_from_runtime(program: &Program) -> Vec<bool> {
     let module = program.module();
     let mut entered = vec![false; module.funcs.len()];
     let mut mark = |f: Option<mir::FuncId>| {
@@ -279,7 +313,6 @@ fn entered_from_runtime(program: &Program) -> Vec<bool> {
             entered[f.as_u32() as usize] = true;
         }
     };
-    mark(program.main());
     for (_, decl) in module.boxes.iter() {
         for m in &decl.methods {
             mark(program.func_id(m.func));
@@ -293,6 +326,81 @@ fn entered_from_runtime(program: &Program) -> Vec<bool> {
         }
     }
     entered
+}
+
+/// The functions that may be on the stack more than once at a time: those
+/// on a cycle of calls. Any function may call through the runtime (a
+/// boxcall, a function value, a release that runs a `fini`), which may call
+/// any of [`reentered_from_runtime`]; so those, and every function they
+/// reach by direct calls, are on one cycle. The others repeat only by
+/// direct recursion. The strongly connected components are Tarjan's,
+/// without recursion: a chain of 50,000 calls is a 50,000-deep search.
+fn repeatable(program: &Program) -> Vec<bool> {
+    let module = program.module();
+    let n = module.funcs.len();
+    // Node `n` stands for the runtime: every function calls it, and it calls
+    // the functions it may enter.
+    let mut succs: Vec<Vec<usize>> = vec![Vec::new(); n + 1];
+    for (f, func) in module.funcs.iter() {
+        let i = f.as_u32() as usize;
+        for (_, data) in func.insts.iter() {
+            if let mir::InstData::Call { callee: mir::Callee::Direct(sym), .. } = *data
+                && let Some(g) = program.func_id(sym)
+            {
+                succs[i].push(g.as_u32() as usize);
+            }
+        }
+        succs[i].push(n);
+    }
+    let reentered = reentered_from_runtime(program);
+    succs[n] = (0..n).filter(|&i| reentered[i]).collect();
+    // Tarjan's algorithm with an explicit stack of (node, next successor).
+    const UNSEEN: usize = usize::MAX;
+    let (mut index, mut low, mut on_stack) = (vec![UNSEEN; n + 1], vec![0; n + 1], vec![false; n + 1]);
+    let (mut next, mut stack, mut repeat) = (0, Vec::new(), vec![false; n]);
+    for root in 0..=n {
+        if index[root] != UNSEEN {
+            continue;
+        }
+        let mut work = vec![(root, 0)];
+        while let Some(&mut (v, ref mut k)) = work.last_mut() {
+            if *k == 0 {
+                index[v] = next;
+                low[v] = next;
+                next += 1;
+                stack.push(v);
+                on_stack[v] = true;
+            }
+            if let Some(&w) = succs[v].get(*k) {
+                *k += 1;
+                if index[w] == UNSEEN {
+                    work.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            work.pop();
+            if let Some(&(parent, _)) = work.last() {
+                low[parent] = low[parent].min(low[v]);
+            }
+            if low[v] == index[v] {
+                let mut component = Vec::new();
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    component.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                let cyclic = component.len() > 1 || succs[v].contains(&v);
+                for w in component.into_iter().filter(|&w| w < n) {
+                    repeat[w] = cyclic;
+                }
+            }
+        }
+    }
+    repeat
 }
 
 /// Compiles the function in `cx` as `id` with `isa`. On x86-64, a function
@@ -561,13 +669,15 @@ const MAX_STACK: usize = 4 << 30;
 // The deepest run a program may ask for fits, with frames up to 4 KiB.
 const _: () = assert!(HELPER_RESERVE * 4 + runtime::MAX_DEPTH as usize * (BYTES_PER_CALL + (4 << 10)) <= MAX_STACK);
 
-/// The stack a run of `code` needs so that `max_depth` nested MIR calls,
-/// each as large as its largest frame, trap `stack overflow` by the depth
-/// count and never by the stack check; `None` when that is more than the
-/// JIT's thread may have.
+/// The stack a run of `code` needs so that `max_depth` nested MIR calls
+/// trap `stack overflow` by the depth count and never by the stack check;
+/// `None` when that is more than the JIT's thread may have. A chain of
+/// calls holds each function that cannot recur once at most, and fills the
+/// rest of its depth with frames as large as the largest of those that can:
+/// a huge `@main` that no call can reach again costs its frame once.
 pub fn stack_size(code: &JitCode, max_depth: u32) -> Option<usize> {
-    let per_call = BYTES_PER_CALL + code.frame_bytes;
-    let wanted = (max_depth as usize).checked_mul(per_call)?.checked_add(HELPER_RESERVE * 4)?;
+    let deep = (max_depth as usize).checked_mul(BYTES_PER_CALL + code.stack.repeated)?;
+    let wanted = deep.checked_add(code.stack.once)?.checked_add(HELPER_RESERVE * 4)?;
     (wanted <= MAX_STACK).then_some(wanted)
 }
 
@@ -689,6 +799,85 @@ mod tests {
             .filter(|(id, _)| once[id.as_u32() as usize])
             .map(|(_, f)| program.module().sym(f.name).to_string())
             .collect()
+    }
+
+    #[test]
+    fn only_functions_on_a_cycle_of_calls_repeat() {
+        let src = "\
+box B {
+  method get @B.get
+}
+
+func @B.get(%self: box) -> i64 {
+entry:
+  %x = call @helper()
+  return %x
+}
+
+func @helper() -> i64 {
+entry:
+  return 1
+}
+
+func @once() -> i64 {
+entry:
+  %x = call @self(3)
+  %y = call @ping(3)
+  %f = const @valued
+  return %x
+}
+
+func @self(%n: i64) -> i64 {
+entry:
+  %stop = compare le %n, 0
+  branch %stop, done, again
+again:
+  %m = binop sub %n, 1
+  %r = call @self(%m)
+  return %r
+done:
+  return 0
+}
+
+func @ping(%n: i64) -> i64 {
+entry:
+  %r = call @pong(%n)
+  return %r
+}
+
+func @pong(%n: i64) -> i64 {
+entry:
+  %stop = compare le %n, 0
+  branch %stop, done, again
+again:
+  %r = call @ping(0)
+  return %r
+done:
+  return 0
+}
+
+func @valued() -> i64 {
+entry:
+  return 2
+}
+
+func @main() -> i64 {
+entry:
+  %x = call @once()
+  return %x
+}
+";
+        let parsed = mir::parse(src).expect("the test module parses");
+        let program = mir::Program::new(parsed.module, None, &mir::NoExterns).expect("the test module verifies");
+        let repeat = super::repeatable(&program);
+        let funcs = &program.module().funcs;
+        let repeating: Vec<&str> = funcs
+            .iter()
+            .filter(|(id, _)| repeat[id.as_u32() as usize])
+            .map(|(_, f)| program.module().sym(f.name))
+            .collect();
+        // A method, what it calls, a function value, and direct recursion.
+        assert_eq!(repeating, ["B.get", "helper", "self", "ping", "pong", "valued"]);
     }
 
     #[test]
