@@ -69,7 +69,8 @@ struct StackNeed {
 impl StackNeed {
     fn new(frames: &[usize], repeatable: &[bool]) -> StackNeed {
         let mut need = StackNeed { once: 0, repeated: 0 };
-        for (&frame, &repeats) in frames.iter().zip(repeatable) {
+        // A function left uncompiled (frame 0) never runs.
+        for (&frame, &repeats) in frames.iter().zip(repeatable).filter(|&(&frame, _)| frame > 0) {
             match repeats {
                 true => need.repeated = need.repeated.max(frame),
                 false => need.once += BYTES_PER_CALL + frame,
