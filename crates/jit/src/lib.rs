@@ -759,6 +759,23 @@ pub fn run(code: &JitCode, program: &Program, rt: &mut Runtime) -> Result<Option
 
 #[cfg(test)]
 mod tests {
+    /// `src` parsed and verified.
+    fn program(src: &str) -> mir::Program {
+        let parsed = mir::parse(src).expect("the test module parses");
+        mir::Program::new(parsed.module, None, &mir::NoExterns).expect("the test module verifies")
+    }
+
+    /// The names of the functions of `program` whose entry in `picked` is set.
+    fn names(program: &mir::Program, picked: &[bool]) -> Vec<String> {
+        let module = program.module();
+        module
+            .funcs
+            .iter()
+            .filter(|(id, _)| picked[id.as_u32() as usize])
+            .map(|(_, f)| module.sym(f.name).to_string())
+            .collect()
+    }
+
     /// A module whose `@big` is over [`super::ALLOCATION_BUDGET`] (2,000
     /// arrays live through 6,000 sites), with a `@main` that may call it.
     fn with_big(main_calls_big: bool) -> mir::Program {
@@ -776,8 +793,7 @@ mod tests {
         src += "  return %s2000\n}\n";
         let call = if main_calls_big { "  %r = call @big()\n  return %r\n" } else { "  return 0\n" };
         src += &format!("func @main() -> i64 {{\nentry:\n{call}}}\n");
-        let parsed = mir::parse(&src).expect("the test module parses");
-        mir::Program::new(parsed.module, None, &mir::NoExterns).expect("the test module verifies")
+        program(&src)
     }
 
     #[test]
@@ -791,15 +807,8 @@ mod tests {
 
     /// The functions of `src` that [`super::runs_once`] picks, by name.
     fn once(src: &str) -> Vec<String> {
-        let parsed = mir::parse(src).expect("the test module parses");
-        let program = mir::Program::new(parsed.module, None, &mir::NoExterns).expect("the test module verifies");
-        let once = super::runs_once(&program, &super::entered_from_runtime(&program));
-        let funcs = &program.module().funcs;
-        funcs
-            .iter()
-            .filter(|(id, _)| once[id.as_u32() as usize])
-            .map(|(_, f)| program.module().sym(f.name).to_string())
-            .collect()
+        let program = program(src);
+        names(&program, &super::runs_once(&program, &super::entered_from_runtime(&program)))
     }
 
     #[test]
@@ -868,15 +877,8 @@ entry:
   return %x
 }
 ";
-        let parsed = mir::parse(src).expect("the test module parses");
-        let program = mir::Program::new(parsed.module, None, &mir::NoExterns).expect("the test module verifies");
-        let repeat = super::repeatable(&program);
-        let funcs = &program.module().funcs;
-        let repeating: Vec<&str> = funcs
-            .iter()
-            .filter(|(id, _)| repeat[id.as_u32() as usize])
-            .map(|(_, f)| program.module().sym(f.name))
-            .collect();
+        let program = program(src);
+        let repeating = names(&program, &super::repeatable(&program));
         // A method, what it calls, a function value, and direct recursion.
         assert_eq!(repeating, ["B.get", "helper", "self", "ping", "pong", "valued"]);
     }
@@ -979,8 +981,7 @@ out:
             )
         };
         for (n, crowded) in [(10, false), (super::CROWDED - 10, false), (super::CROWDED + 1, true)] {
-            let parsed = mir::parse(&wide(n)).expect("the test module parses");
-            let program = mir::Program::new(parsed.module, None, &mir::NoExterns).expect("the test module verifies");
+            let program = program(&wide(n));
             let main = program.main().expect("@main");
             let (info, func) = (program.info(main), program.func(main));
             let pressure = info.liveness.pressure(func, &info.order, |_| 1);
@@ -990,8 +991,7 @@ out:
         }
         // A loop entered at `a` and at `b`.
         let two_entries = "func @main() -> i64 {\nentry:\n  %c = compare lt 1, 2\n  branch %c, a, b\na:\n  branch %c, b, out\nb:\n  branch %c, a, out\nout:\n  return 0\n}\n";
-        let parsed = mir::parse(two_entries).expect("the test module parses");
-        let program = mir::Program::new(parsed.module, None, &mir::NoExterns).expect("the test module verifies");
+        let program = program(two_entries);
         let info = program.info(program.main().expect("@main"));
         let pressure = mir::Pressure { max: 1, area: 1 };
         assert!(super::too_slow_to_optimize(info, pressure, 100));
