@@ -24,6 +24,7 @@ use cranelift_module::{FuncId as ClifFunc, Linkage, Module, ModuleReloc, default
 use mir::{FuncInfo, Function, Pressure, Program, Type};
 use runtime::{Runtime, TrapReport, Value, layout};
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 
@@ -218,32 +219,30 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
     let mut isas: [Option<Arc<dyn TargetIsa>>; 3] = [None, Some(straight), None];
     let mut tables = Tables::new(program);
     let classes = UserClasses::new(program);
-    let mut cx = module.make_context();
     let mut fcx = FunctionBuilderContext::new();
-    let mut names = Vec::with_capacity(funcs.len());
-    // Each compiled function's largest frame, its own or its trampoline's.
-    let mut frames = vec![0; funcs.len()];
+    let names: Vec<String> = funcs.iter().map(|(_, func)| program.module().sym(func.name).to_string()).collect();
+    let mut translated: Vec<Option<Translation>> = Vec::with_capacity(funcs.len());
+    let by_clif: HashMap<ClifFunc, usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
     for (i, (id, func)) in funcs.iter().enumerate() {
-        let name = program.module().sym(func.name).to_string();
         if !wanted[i] {
-            names.push(name);
+            translated.push(None);
             continue;
         }
-        cx.func.signature = signature(&module, func);
-        cx.func.name = UserFuncName::user(0, i as u32);
-        let b = FunctionBuilder::new(&mut cx.func, &mut fcx);
+        let name = &names[i];
+        let mut code = ir::Function::with_name_signature(UserFuncName::user(0, i as u32), signature(&module, func));
+        let b = FunctionBuilder::new(&mut code, &mut fcx);
         let made =
             FnTranslator::new(program, id, b, &mut module, &helpers, &ids, &classes, &mut tables, metered, once[i])
                 .translate();
         let info = program.info(id);
-        let pressure = info.liveness.pressure(func, &info.order, |inst| made[inst] as usize);
+        let pressure = info.liveness.pressure(func, &info.order, |inst| made.blocks_made[inst] as usize);
         if pressure.area > ALLOCATION_BUDGET {
-            return Err(JitError::TooLarge(name));
+            return Err(JitError::TooLarge(name.clone()));
         }
         if let Some(text) = clif.as_deref_mut() {
-            let _ = writeln!(text, "; @{name}\n{}", cx.func.display());
+            let _ = writeln!(text, "; @{name}\n{}", code.display());
         }
-        let tier = if once[i] || too_slow_to_optimize(info, pressure, cx.func.dfg.num_insts()) {
+        let tier = if once[i] || too_slow_to_optimize(info, pressure, code.dfg.num_insts()) {
             Tier::Quick
         } else if info.order.has_loop() {
             Tier::Loops
@@ -254,23 +253,37 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
             Some(isa) => Arc::clone(isa),
             slot => Arc::clone(slot.insert(native_isa(tier)?)),
         };
-        let isa = &*isa;
-        let frame =
-            define(&mut module, &mut cx, ids[i], isa).map_err(|e| JitError::Codegen(format!("@{name}: {e}")))?;
-        frames[i] = frame;
-        module.clear_context(&mut cx);
-
-        if let Some(tramp) = tramps[i] {
-            cx.func.signature = tramp_sig.clone();
-            cx.func.name = UserFuncName::user(1, i as u32);
-            let b = FunctionBuilder::new(&mut cx.func, &mut fcx);
-            trampoline(b, &mut module, func, ids[i]);
-            let frame =
-                define(&mut module, &mut cx, tramp, isa).map_err(|e| JitError::Codegen(format!("@{name}: {e}")))?;
+        let entry = tramps[i].map(|tramp| {
+            let mut entry = ir::Function::with_name_signature(UserFuncName::user(1, i as u32), tramp_sig.clone());
+            trampoline(FunctionBuilder::new(&mut entry, &mut fcx), &mut module, func, ids[i]);
+            (tramp, entry)
+        });
+        let callees = made.callees.iter().filter_map(|f| by_clif.get(f).copied()).collect();
+        translated.push(Some(Translation { code, entry, isa, callees }));
+    }
+    // Compiled are the functions a run may enter and those compiled code
+    // calls natively: one inlined at every call site needs no code of its own.
+    let mut native = entered.clone();
+    let mut work: Vec<usize> = (0..funcs.len()).filter(|&i| native[i]).collect();
+    while let Some(i) = work.pop() {
+        for &callee in translated[i].as_ref().map_or(&[][..], |t| &t.callees) {
+            if !std::mem::replace(&mut native[callee], true) {
+                work.push(callee);
+            }
+        }
+    }
+    let mut cx = module.make_context();
+    // Each compiled function's largest frame, its own or its trampoline's.
+    let mut frames = vec![0; funcs.len()];
+    for (i, translation) in translated.into_iter().enumerate() {
+        let Some(t) = translation.filter(|_| native[i]) else { continue };
+        for (clif_id, code) in std::iter::once((ids[i], t.code)).chain(t.entry) {
+            cx.func = code;
+            let frame = define(&mut module, &mut cx, clif_id, &*t.isa)
+                .map_err(|e| JitError::Codegen(format!("@{}: {e}", names[i])))?;
             frames[i] = frames[i].max(frame);
             module.clear_context(&mut cx);
         }
-        names.push(name);
     }
     module.finalize_definitions().map_err(codegen)?;
     let trampolines = tramps
@@ -290,6 +303,17 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
         metered,
         stack: StackNeed::new(&frames, &repeatable(program)),
     })
+}
+
+/// A function translated to Cranelift IR, waiting to be compiled.
+struct Translation {
+    code: ir::Function,
+    /// Its trampoline (see [`trampoline`]), when the runtime may enter it.
+    entry: Option<(ClifFunc, ir::Function)>,
+    /// The ISA of its tier.
+    isa: Arc<dyn TargetIsa>,
+    /// The MIR functions it calls natively, by index.
+    callees: Vec<usize>,
 }
 
 /// Which functions runtime helpers may call, and so need a trampoline:
@@ -506,8 +530,9 @@ fn too_slow_to_optimize(info: &FuncInfo, pressure: Pressure, clif_insts: usize) 
 
 /// The functions a run can reach: those entered from the runtime (see
 /// [`entered_from_runtime`]) and those they call directly, transitively.
-/// The JIT compiles only these: a generated module's unused library of
-/// 50,000 small functions took 3 s to compile for a program calling one.
+/// The JIT translates only these (a generated module's unused library of
+/// 50,000 small functions took 3 s to compile for a program calling one),
+/// and compiles those of them its code calls natively.
 fn reachable(program: &Program, entered: &[bool]) -> Vec<bool> {
     let mut seen = entered.to_vec();
     let mut work: Vec<mir::FuncId> =
@@ -803,6 +828,23 @@ mod tests {
         assert!(matches!(&err, Some(super::JitError::TooLarge(f)) if f == "big"), "{err:?}");
         // The Cranelift IR shows every function, so it tries `@big` too.
         assert!(matches!(super::clif(&with_big(false)), Err(super::JitError::TooLarge(_))));
+    }
+
+    #[test]
+    fn a_function_inlined_at_every_call_has_no_code_of_its_own() {
+        // `@main`'s loop inlines `@leaf`; a call that runs once does not.
+        let with = |once: &str| {
+            let src = format!(
+                "func @leaf(%x: i64) -> i64 {{\nentry:\n  %y = binop add %x, 1\n  return %y\n}}\n\
+                 func @main() -> i64 {{\nentry:\n{once}  jump head\n\
+                 head:\n  %i = phi i64 [0, entry], [%j, body]\n  %more = compare lt %i, 10\n  branch %more, body, done\n\
+                 body:\n  %j = call @leaf(%i)\n  jump head\n\
+                 done:\n  return %i\n}}\n"
+            );
+            super::compile(&program(&src), false).expect("compiles").stack.once
+        };
+        // Without code, `@leaf` has no frame for the run's stack to hold.
+        assert!(with("  %k = call @leaf(0)\n") >= with("") + super::BYTES_PER_CALL);
     }
 
     /// The functions of `src` that [`super::runs_once`] picks, by name.

@@ -46,6 +46,15 @@ pub(crate) struct Helpers {
     pub call_saving: ClifFunc,
 }
 
+/// What translating a function gives besides its Cranelift IR.
+pub(crate) struct Translated {
+    /// The Cranelift blocks each MIR instruction made (see `blocks_made`).
+    pub blocks_made: EntityVec<Inst, u32>,
+    /// Every function it calls natively, MIR functions and helpers alike
+    /// (a callee inlined at every call site is not among them).
+    pub callees: Vec<ClifFunc>,
+}
+
 /// Tables every function adds to; they live as long as the code.
 #[derive(Default)]
 pub(crate) struct Tables {
@@ -344,9 +353,8 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         }
     }
 
-    /// Translates the function and finalizes the builder. Returns the
-    /// Cranelift blocks each MIR instruction made (see `blocks_made`).
-    pub fn translate(mut self) -> EntityVec<Inst, u32> {
+    /// Translates the function and finalizes the builder.
+    pub fn translate(mut self) -> Translated {
         let entry = self.b.create_block();
         self.b.append_block_params_for_function_params(entry);
         self.b.switch_to_block(entry);
@@ -404,7 +412,7 @@ impl<'a, 'b> FnTranslator<'a, 'b> {
         self.b.ins().return_(&zeros);
         self.b.seal_all_blocks();
         self.b.finalize(self.module.target_config());
-        self.blocks_made
+        Translated { blocks_made: self.blocks_made, callees: self.imported.into_keys().collect() }
     }
 
     /// A Cranelift block per MIR block, with the phis as block parameters.
