@@ -21,7 +21,7 @@ fn compile(c: &mut Criterion) {
     });
     group.sample_size(10);
     group.bench_function(BenchmarkId::new("native", insts), |b| {
-        b.iter(|| jit::compile(black_box(&program), false).expect("compiles"))
+        b.iter(|| jit::compile(black_box(&program), false, None).expect("compiles"))
     });
     group.finish();
 }

@@ -17,6 +17,7 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+pub use jit::CodeCache;
 pub use mir;
 pub use runtime;
 pub use runtime::{HostRegistry, InterruptHandle, Io, RunConfig, Stats, Trap, TrapReport};
@@ -97,6 +98,7 @@ impl Backend {
 /// Loads programs against a set of host functions.
 pub struct Engine {
     host: HostRegistry,
+    cache: Option<Arc<CodeCache>>,
 }
 
 impl Default for Engine {
@@ -108,7 +110,21 @@ impl Default for Engine {
 impl Engine {
     /// An engine with the standard host functions of §9.
     pub fn new() -> Engine {
-        Engine { host: HostRegistry::standard() }
+        Engine { host: HostRegistry::standard(), cache: None }
+    }
+
+    /// Keeps the JIT's machine code in the directory `dir` (created when
+    /// first written), and takes a function's code from there whenever it
+    /// was compiled before: a program runs again without compiling. See
+    /// [`CodeCache`]; engines have none unless given one.
+    pub fn code_cache(&mut self, dir: impl Into<std::path::PathBuf>) -> &mut Self {
+        self.cache = Some(Arc::new(CodeCache::new(dir)));
+        self
+    }
+
+    /// The code cache programs loaded now will use, if any.
+    pub fn cache(&self) -> Option<&CodeCache> {
+        self.cache.as_deref()
     }
 
     /// Registers a host function; see [`HostRegistry::register`].
@@ -130,6 +146,7 @@ impl Engine {
         Ok(Loaded {
             program: Arc::new(program),
             host: Arc::new(self.host.clone()),
+            cache: self.cache.clone(),
             bytecode: OnceLock::new(),
             native: [OnceLock::new(), OnceLock::new()],
         })
@@ -192,6 +209,7 @@ impl std::error::Error for Failure {}
 pub struct Loaded {
     program: Arc<Program>,
     host: Arc<HostRegistry>,
+    cache: Option<Arc<CodeCache>>,
     /// The VM's code, compiled on first use.
     bytecode: OnceLock<Result<vm::Compiled, vm::CompileError>>,
     /// The JIT's code, compiled on first use: unmetered, and metered for
@@ -303,7 +321,7 @@ impl Loaded {
     /// [`jit::compile`]); each is compiled once, on first use.
     pub fn native_code(&self, metered: bool) -> Result<&jit::JitCode, jit::JitError> {
         self.native[metered as usize]
-            .get_or_init(|| jit::compile(&self.program, metered))
+            .get_or_init(|| jit::compile(&self.program, metered, self.cache.as_deref()))
             .as_ref()
             .map_err(Clone::clone)
     }

@@ -72,6 +72,11 @@ struct RunArgs {
     /// Let `env.fs.readFile` and `env.fs.writeFile` use the file system.
     #[arg(long)]
     allow_fs: bool,
+    /// Compile every function, without reading or writing the JIT's code
+    /// cache (kept in $MIR13_CACHE_DIR, else $XDG_CACHE_HOME/mir13, else
+    /// ~/.cache/mir13).
+    #[arg(long)]
+    no_cache: bool,
     /// Arguments for the program (`env.process.args`), after `--`.
     #[arg(last = true, value_name = "ARGS")]
     args: Vec<String>,
@@ -180,7 +185,11 @@ fn main() -> ExitCode {
 /// `mir13 run`: returns the exit status, or a load error to print.
 fn run_program(args: RunArgs) -> Result<u8, String> {
     let (name, bytes) = read_input(&args.file)?;
-    let loaded = mir13::Engine::new().load(&name, &bytes).map_err(|d| d.to_string())?;
+    let mut engine = mir13::Engine::new();
+    if let Some(dir) = cache_dir().filter(|_| !args.no_cache) {
+        engine.code_cache(dir);
+    }
+    let loaded = engine.load(&name, &bytes).map_err(|d| d.to_string())?;
     if !loaded.has_main() {
         return Err(format!("error: `{name}` has no `@main` function to run\n"));
     }
@@ -203,6 +212,18 @@ fn run_program(args: RunArgs) -> Result<u8, String> {
             let _ = writeln!(stderr, "note: {why}; running on the {} instead", used.name());
         }
         let _ = writeln!(stderr, "note: backend {}", used.name());
+        if let (mir13::Backend::Jit, Ok(code)) = (used, loaded.native_code(options.config.fuel.is_some())) {
+            let (found, all) = code.from_cache();
+            match engine.cache() {
+                Some(cache) => {
+                    let dir = cache.dir().display();
+                    let _ = writeln!(stderr, "note: code cache {dir}: {found} of {all} functions found there");
+                }
+                None => {
+                    let _ = writeln!(stderr, "note: no code cache: {all} functions compiled");
+                }
+            }
+        }
     }
     let outcome = loaded.run(&options, mir13::Io::std());
     let mut stderr = std::io::stderr().lock();
@@ -228,6 +249,16 @@ fn run_program(args: RunArgs) -> Result<u8, String> {
         );
     }
     Ok(code)
+}
+
+/// Where `mir13 run` keeps the JIT's code cache: `$MIR13_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/mir13`, else `~/.cache/mir13` (the XDG default, as
+/// wasmtime's); none without a home.
+fn cache_dir() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    var("MIR13_CACHE_DIR")
+        .or_else(|| var("XDG_CACHE_HOME").filter(|p| p.is_absolute()).map(|p| p.join("mir13")))
+        .or_else(|| var("HOME").map(|home| home.join(".cache").join("mir13")))
 }
 
 /// The other commands; `Err` holds what to print on stderr before exiting 2.

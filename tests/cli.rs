@@ -5,8 +5,15 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+/// `mir13`, with its code cache in the build's scratch directory.
+fn command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mir13"));
+    command.env("MIR13_CACHE_DIR", std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-code-cache"));
+    command
+}
+
 fn mir13(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mir13"))
+    let mut child = command()
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -344,7 +351,7 @@ fn endless_input_stops_at_the_memory_limit() {
     let read_line = "func @main() -> i64 {\nentry:\n  %l = externcall env.io.readLine()\n  return 0\n}\n";
     let program = scratch("endless_line.mir", read_line.as_bytes());
     let zero = std::fs::File::open("/dev/zero").expect("/dev/zero");
-    let out = Command::new(env!("CARGO_BIN_EXE_mir13"))
+    let out = command()
         .args(["run", "--max-memory", "1M", program.to_str().unwrap()])
         .stdin(zero)
         .output()
@@ -395,4 +402,56 @@ fn a_huge_frame_no_call_can_reach_twice_runs_on_the_jit() {
     let out = mir13(&["run", "--verbose", "-"], huge_parameter_list(false).as_bytes());
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("note: backend jit"), "{}", stderr(&out));
+}
+
+/// How many functions `mir13 run --verbose` says came from the code cache,
+/// and how many it compiled.
+fn from_cache(out: &Output) -> (usize, usize) {
+    let line = stderr(out).lines().find(|l| l.starts_with("note: code cache")).map(str::to_string);
+    let line = line.unwrap_or_else(|| panic!("no code cache note in: {}", stderr(out)));
+    let counts = line.rsplit(": ").next().expect("counts after the directory");
+    let words: Vec<&str> = counts.split_whitespace().collect();
+    (words[0].parse().expect("a count"), words[2].parse().expect("a count"))
+}
+
+/// Flips the last byte of every file under `dir`.
+fn damage_every_entry(dir: &std::path::Path) {
+    for entry in std::fs::read_dir(dir).expect("the cache directory") {
+        let path = entry.expect("an entry").path();
+        if path.is_dir() {
+            damage_every_entry(&path);
+        } else {
+            let mut bytes = std::fs::read(&path).expect("readable entry");
+            *bytes.last_mut().expect("a non-empty entry") ^= 0x5a;
+            std::fs::write(&path, bytes).expect("writable entry");
+        }
+    }
+}
+
+#[test]
+fn a_second_run_takes_its_code_from_the_cache_and_a_damaged_entry_is_compiled_again() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let fib = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fib.mir");
+    let run = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_mir13"))
+            .env("MIR13_CACHE_DIR", &dir)
+            .args(["run", "--verbose"])
+            .args(extra)
+            .arg(&fib)
+            .output()
+            .expect("mir13 runs");
+        assert_eq!((out.status.code(), stdout(&out).as_str()), (Some(0), "832040\n"), "{}", stderr(&out));
+        out
+    };
+    let (found, compiled) = from_cache(&run(&[]));
+    assert_eq!(found, 0, "a new cache holds nothing");
+    assert!(compiled > 0);
+    assert_eq!(from_cache(&run(&[])), (compiled, compiled), "everything comes from the cache");
+    damage_every_entry(&dir);
+    assert_eq!(from_cache(&run(&[])), (0, compiled), "no damaged entry is used");
+    assert_eq!(from_cache(&run(&[])), (compiled, compiled), "damaged entries are written again");
+    let off = run(&["--no-cache"]);
+    assert!(stderr(&off).contains("note: no code cache"), "{}", stderr(&off));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -15,14 +15,16 @@
 //!
 //! and its standard output, byte for byte, in `NAME.stdout` (absent means
 //! none). `NAME.stdin`, if present, is its standard input. A backend joins
-//! the suite by being added to [`BACKENDS`].
+//! the suite by being added to [`RUNS`].
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// Every backend this build has.
-const BACKENDS: &[&str] = &["interp", "vm", "jit"];
+/// Every backend this build has, by the name a failure shows. The JIT runs
+/// twice with a code cache new to the test: compiling and storing every
+/// function, then taking them all from the cache.
+const RUNS: &[(&str, &str)] = &[("interp", "interp"), ("vm", "vm"), ("jit", "jit"), ("jit from its cache", "jit")];
 
 /// What a program expects.
 #[derive(Debug, Default)]
@@ -60,8 +62,9 @@ fn expectation(program: &Path, stdout_file: &Path) -> Expectation {
 
 /// Runs one program on one backend: its stderr, and a description of each
 /// mismatch with `e`.
-fn check(program: &Path, backend: &str, e: &Expectation) -> (String, Option<String>) {
+fn check(program: &Path, (run, backend): (&str, &str), e: &Expectation, cache: &Path) -> (String, Option<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mir13"))
+        .env("MIR13_CACHE_DIR", cache)
         .arg("run")
         .args(["--backend", backend])
         .args(&e.flags)
@@ -91,7 +94,7 @@ fn check(program: &Path, backend: &str, e: &Expectation) -> (String, Option<Stri
         None if !stderr.is_empty() => problems.push(format!("unexpected stderr: {stderr}")),
         _ => {}
     }
-    let report = (!problems.is_empty()).then(|| format!("{} [{backend}]: {}", program.display(), problems.join("; ")));
+    let report = (!problems.is_empty()).then(|| format!("{} [{run}]: {}", program.display(), problems.join("; ")));
     (stderr.into_owned(), report)
 }
 
@@ -111,24 +114,29 @@ fn programs(dir: &str, stdout_extension: &str) -> Vec<(PathBuf, PathBuf)> {
     found
 }
 
-fn run_suite(programs: &[(PathBuf, PathBuf)]) {
+/// Runs every program on every backend; `name` makes the suite's code
+/// cache its own.
+fn run_suite(name: &str, programs: &[(PathBuf, PathBuf)]) {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-code-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache);
     let mut failures = Vec::new();
     for (program, stdout) in programs {
         let e = expectation(program, stdout);
         let mut first: Option<(&str, String)> = None;
-        for &backend in BACKENDS {
-            let (stderr, report) = check(program, backend, &e);
+        for &(run, backend) in RUNS {
+            let (stderr, report) = check(program, (run, backend), &e, &cache);
             failures.extend(report);
             match &first {
-                None => first = Some((backend, stderr)),
-                Some((b0, s0)) if !e.backtrace_varies && *s0 != stderr => failures.push(format!(
-                    "{} [{backend}]: stderr differs from {b0}'s:\n--- {b0}\n{s0}--- {backend}\n{stderr}",
+                None => first = Some((run, stderr)),
+                Some((r0, s0)) if !e.backtrace_varies && *s0 != stderr => failures.push(format!(
+                    "{} [{run}]: stderr differs from {r0}'s:\n--- {r0}\n{s0}--- {run}\n{stderr}",
                     program.display()
                 )),
                 Some(_) => {}
             }
         }
     }
+    let _ = std::fs::remove_dir_all(&cache);
     assert!(failures.is_empty(), "{} failure(s):\n\n{}", failures.len(), failures.join("\n\n"));
 }
 
@@ -136,10 +144,10 @@ fn run_suite(programs: &[(PathBuf, PathBuf)]) {
 fn conformance_programs() {
     let programs = programs("tests/conformance", "stdout");
     assert!(programs.len() >= 60, "the suite has {} programs", programs.len());
-    run_suite(&programs);
+    run_suite("conformance", &programs);
 }
 
 #[test]
 fn examples() {
-    run_suite(&programs("examples", "expected"));
+    run_suite("examples", &programs("examples", "expected"));
 }

@@ -3196,6 +3196,7 @@ fn run(program: &Path, backend: &str, flags: &[String]) -> Outcome {
         .args(["--backend", backend])
         .args(flags)
         .arg(program)
+        .env("MIR13_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("differential-code-cache"))
         .output()
         .expect("mir13 starts");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();

@@ -6,11 +6,15 @@
 //! whole program once (see [`translate`] for the code's shape); [`run`]
 //! executes `@main`, and must run inside [`on_jit_thread`], whose stack is
 //! sized for the run's `--max-depth`. Compiled code never unwinds: traps are
-//! recorded in the run's context and every frame returns.
+//! recorded in the run's context and every frame returns. A [`CodeCache`]
+//! keeps what Cranelift compiled for the next run of the same code.
 
+mod cache;
 mod ctx;
 mod helpers;
 mod translate;
+
+pub use cache::CodeCache;
 
 use crate::ctx::Ctx;
 use crate::translate::{FnTranslator, Helpers, Tables, UserClasses, scalar_type, signature};
@@ -55,6 +59,9 @@ pub struct JitCode {
     names: Vec<String>,
     metered: bool,
     stack: StackNeed,
+    /// Functions compiled, and how many of them came from the code cache.
+    compiled: usize,
+    from_cache: usize,
 }
 
 /// What a run's native stack must hold, from the compiled frames.
@@ -86,6 +93,12 @@ impl JitCode {
     pub fn metered(&self) -> bool {
         self.metered
     }
+
+    /// How many functions (trampolines and shims included) were compiled,
+    /// and how many of them the code cache held.
+    pub fn from_cache(&self) -> (usize, usize) {
+        (self.from_cache, self.compiled)
+    }
 }
 
 impl Drop for JitCode {
@@ -106,15 +119,17 @@ pub fn host_supported() -> Result<(), JitError> {
 /// Compiles every function of `program`. `metered` code charges fuel at
 /// every safepoint, as runs with a fuel limit need; other code only polls
 /// the interrupt flag there (as wasmtime, fuel is a compile-time choice).
-pub fn compile(program: &Program, metered: bool) -> Result<JitCode, JitError> {
-    build(program, metered, None)
+/// With a `cache`, a function compiled before is taken from it, and one
+/// compiled now is added to it.
+pub fn compile(program: &Program, metered: bool, cache: Option<&CodeCache>) -> Result<JitCode, JitError> {
+    build(program, metered, None, cache)
 }
 
 /// The Cranelift IR of every function of `program` (unmetered), for
 /// `mir13 dump --clif`.
 pub fn clif(program: &Program) -> Result<String, JitError> {
     let mut text = String::new();
-    build(program, false, Some(&mut text))?;
+    build(program, false, Some(&mut text), None)?;
     Ok(text)
 }
 
@@ -158,7 +173,12 @@ fn native_isa(tier: Tier) -> Result<Arc<dyn TargetIsa>, JitError> {
     isa_builder.finish(settings::Flags::new(flags)).map_err(|e| JitError::Unsupported(e.to_string()))
 }
 
-fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Result<JitCode, JitError> {
+fn build(
+    program: &Program,
+    metered: bool,
+    mut clif: Option<&mut String>,
+    cache: Option<&CodeCache>,
+) -> Result<JitCode, JitError> {
     let straight = native_isa(Tier::Straight)?;
     let mut jb = JITBuilder::with_isa(Arc::clone(&straight), default_libcall_names());
     let symbols: [(&str, *const u8); 9] = [
@@ -194,8 +214,11 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
         safepoint_saving: ClifFunc::from_u32(0),
         call_saving: ClifFunc::from_u32(0),
     };
-    helpers.safepoint_saving = saving_shim(&mut module, helpers.safepoint, "safepoint_saving", &[i64t])?;
-    helpers.call_saving = saving_shim(&mut module, helpers.call, "call_saving", &[i64t, i32t, i64t, i32t, i64t])?;
+    let mut compiler = Compiler { cache, functions: 0, from_cache: 0 };
+    let (isa, call_params) = (&*straight, [i64t, i32t, i64t, i32t, i64t]);
+    let (module_, c) = (&mut module, &mut compiler);
+    helpers.safepoint_saving = saving_shim(module_, c, isa, helpers.safepoint, "safepoint_saving", &[i64t])?;
+    helpers.call_saving = saving_shim(module_, c, isa, helpers.call, "call_saving", &call_params)?;
     let funcs = &program.module().funcs;
     let mut ids = Vec::with_capacity(funcs.len());
     let mut tramps = Vec::with_capacity(funcs.len());
@@ -279,7 +302,8 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
         let Some(t) = translation.filter(|_| native[i]) else { continue };
         for (clif_id, code) in std::iter::once((ids[i], t.code)).chain(t.entry) {
             cx.func = code;
-            let frame = define(&mut module, &mut cx, clif_id, &*t.isa)
+            let frame = compiler
+                .define(&mut module, &mut cx, clif_id, &*t.isa)
                 .map_err(|e| JitError::Codegen(format!("@{}: {e}", names[i])))?;
             frames[i] = frames[i].max(frame);
             module.clear_context(&mut cx);
@@ -302,6 +326,8 @@ fn build(program: &Program, metered: bool, mut clif: Option<&mut String>) -> Res
         names,
         metered,
         stack: StackNeed::new(&frames, &repeatable(program)),
+        compiled: compiler.functions,
+        from_cache: compiler.from_cache,
     })
 }
 
@@ -428,16 +454,48 @@ fn repeatable(program: &Program) -> Vec<bool> {
     repeat
 }
 
-/// Compiles the function in `cx` as `id` with `isa`. On x86-64, a function
-/// with a loop starts with as many bytes of `nop` as place its tightest
-/// loop's header where the fetch unit takes it well (see [`loop_padding`]).
-fn define(
+/// Defines functions in the module: compiled by Cranelift, or taken from
+/// the code cache when there is one; counts them.
+struct Compiler<'a> {
+    cache: Option<&'a CodeCache>,
+    functions: usize,
+    from_cache: usize,
+}
+
+impl Compiler<'_> {
+    /// Compiles the function in `cx` as `id` with `isa`; returns the size of
+    /// its frame. On x86-64, a function with a loop starts with as many
+    /// bytes of `nop` as place its tightest loop's header where the fetch
+    /// unit takes it well (see [`loop_padding`]).
+    fn define(
+        &mut self,
+        module: &mut JITModule,
+        cx: &mut cranelift_codegen::Context,
+        id: ClifFunc,
+        isa: &dyn TargetIsa,
+    ) -> Result<usize, String> {
+        let mut control = ControlPlane::default();
+        let failed = |e: cranelift_codegen::CompileError| format!("{:?}", e.inner);
+        let found = match self.cache {
+            Some(cache) => cx.compile_with_cache(isa, &mut cache::Store(cache), &mut control).map_err(failed)?.1,
+            None => {
+                cx.compile(isa, &mut control).map_err(failed)?;
+                false
+            }
+        };
+        self.functions += 1;
+        self.from_cache += usize::from(found);
+        place(module, cx, id, isa)
+    }
+}
+
+/// Defines the code compiled in `cx` as `id` (see [`Compiler::define`]).
+fn place(
     module: &mut JITModule,
-    cx: &mut cranelift_codegen::Context,
+    cx: &cranelift_codegen::Context,
     id: ClifFunc,
     isa: &dyn TargetIsa,
 ) -> Result<usize, String> {
-    cx.compile(isa, &mut ControlPlane::default()).map_err(|e| format!("{:?}", e.inner))?;
     let code = cx.compiled_code().expect("compiled just above");
     // Below the frame pointer, plus the saved frame pointer and return address.
     let frame = code.buffer.frame_layout().map_or(0, |l| l.frame_to_fp_offset as usize) + 16;
@@ -604,6 +662,8 @@ fn runs_once(program: &Program, entered: &[bool]) -> Vec<bool> {
 /// ones). Its caller learns of a trap from `Ctx::trapped`.
 fn saving_shim(
     module: &mut JITModule,
+    compiler: &mut Compiler,
+    isa: &dyn TargetIsa,
     target: ClifFunc,
     name: &str,
     params: &[ir::Type],
@@ -625,7 +685,7 @@ fn saving_shim(
     b.ins().return_(&[]);
     b.seal_all_blocks();
     b.finalize(module.target_config());
-    module.define_function(id, &mut cx).map_err(codegen)?;
+    compiler.define(module, &mut cx, id, isa).map_err(JitError::Codegen)?;
     Ok(id)
 }
 
@@ -823,8 +883,8 @@ mod tests {
 
     #[test]
     fn only_the_functions_a_run_can_reach_are_compiled() {
-        assert!(super::compile(&with_big(false), false).is_ok());
-        let err = super::compile(&with_big(true), false).err();
+        assert!(super::compile(&with_big(false), false, None).is_ok());
+        let err = super::compile(&with_big(true), false, None).err();
         assert!(matches!(&err, Some(super::JitError::TooLarge(f)) if f == "big"), "{err:?}");
         // The Cranelift IR shows every function, so it tries `@big` too.
         assert!(matches!(super::clif(&with_big(false)), Err(super::JitError::TooLarge(_))));
@@ -841,7 +901,7 @@ mod tests {
                  body:\n  %j = call @leaf(%i)\n  jump head\n\
                  done:\n  return %i\n}}\n"
             );
-            super::compile(&program(&src), false).expect("compiles").stack.once
+            super::compile(&program(&src), false, None).expect("compiles").stack.once
         };
         // Without code, `@leaf` has no frame for the run's stack to hold.
         assert!(with("  %k = call @leaf(0)\n") >= with("") + super::BYTES_PER_CALL);
