@@ -10,6 +10,11 @@ Called by bench/compare.sh, which builds mir13 and installs the tools.
 Each command runs about `BUDGET_S` seconds in all, from `MIN_RUNS` to
 `MAX_RUNS` times: a 10 ms run's median moves with every hiccup of a shared
 machine, so short commands get many runs; long ones, already steady, few.
+
+The JIT runs twice: as `mir13 run` runs by default, with its code cache
+(`CODE_CACHE`, emptied first: the checksum run and hyperfine's warm-up
+fill it, so the timed runs compile nothing), and with `--no-cache`,
+compiling every function on every run.
 """
 
 import csv
@@ -54,8 +59,16 @@ def mir13():
 BUDGET_S = 1.0
 MIN_RUNS, MAX_RUNS, QUICK_RUNS = 5, 40, 3
 
-# Every mir13 backend this build has.
-BACKENDS = ["interp", "vm", "jit"]
+# Every mir13 backend this build has, by runner name: its `mir13 run` flags.
+BACKENDS = {
+    "interp": ["--backend", "interp"],
+    "vm": ["--backend", "vm"],
+    "jit": ["--backend", "jit"],
+    "jit --no-cache": ["--backend", "jit", "--no-cache"],
+}
+
+# The JIT's code cache during the runs (see the module doc).
+CODE_CACHE = OUT / "code-cache"
 
 
 @dataclass
@@ -124,7 +137,7 @@ def peer_command(peer, source, args):
 def commands(program):
     """(runner name, command) for every backend and available peer."""
     mir = str(BENCH / "programs" / f"{program.name}.mir")
-    runs = [(b, [str(mir13()), "run", "--backend", b, mir, "--", *program.args]) for b in BACKENDS]
+    runs = [(b, [str(mir13()), "run", *flags, mir, "--", *program.args]) for b, flags in BACKENDS.items()]
     for peer, source in program.peers.items():
         cmd = peer_command(peer, source, program.args)
         if cmd:
@@ -198,6 +211,8 @@ def criterion(bench):
 
 def main():
     quick = "--quick" in sys.argv
+    shutil.rmtree(CODE_CACHE, ignore_errors=True)
+    os.environ["MIR13_CACHE_DIR"] = str(CODE_CACHE)
     rows = []  # (program, runner, median, mean, runs, checksum)
     failures = []
     for program in PROGRAMS:
@@ -207,7 +222,7 @@ def main():
             runs = run_count(seconds, quick)
             median, mean = hyperfine(cmd, runs)
             rows.append((program.name, runner, median, mean, runs, results[runner]))
-            print(f"{program.name:14} {runner:8} {median * 1000:10.1f} ms  x{runs:<3} {results[runner]}", flush=True)
+            print(f"{program.name:14} {runner:14} {median * 1000:10.1f} ms  x{runs:<3} {results[runner]}", flush=True)
         if len(set(results.values())) > 1:
             failures.append(f"{program.name}: checksums differ: {results}")
     scaling = []
@@ -256,6 +271,8 @@ def targets(table):
         ("slowest vm/interp ratio", show(max((ratio(n, "vm", "interp") or 0) for n in names)), "≤ 1"),
         ("jit speed-up over vm (fib loop array nbody spectralnorm)",
          show(geomean([ratio(n, "vm", "jit") for n in core])), "≥ 10x"),
+        ("the same, compiling every run (jit --no-cache)",
+         show(geomean([ratio(n, "vm", "jit --no-cache") for n in core])), "(the code cache's share)"),
     ]
     for n in ["fib", "loop"]:
         rows.append((f"{n}: vm / Lua 5.4", show(ratio(n, "vm", "lua")), "< 1"))
@@ -263,6 +280,7 @@ def targets(table):
         rows.append((f"{n}: vm / Lua 5.4", show(ratio(n, "vm", "lua")), "≤ 1.5"))
     rows += [
         ("fib: jit / Rust", show(ratio("fib", "jit", "rust")), "≤ 1.5"),
+        ("fib: jit --no-cache / Rust", show(ratio("fib", "jit --no-cache", "rust")), "(the code cache's share)"),
         ("fib: jit / LuaJIT", show(ratio("fib", "jit", "luajit")), "< 1"),
         ("loop: jit / Rust", show(ratio("loop", "jit", "rust")), "≤ 1.3"),
         ("array: jit / Rust", show(ratio("array", "jit", "rust")), "≤ 1.5"),
