@@ -122,11 +122,6 @@ impl Engine {
         self
     }
 
-    /// The code cache programs loaded now will use, if any.
-    pub fn cache(&self) -> Option<&CodeCache> {
-        self.cache.as_deref()
-    }
-
     /// Registers a host function; see [`HostRegistry::register`].
     pub fn register<Args, R>(&mut self, name: &str, f: impl runtime::IntoHostFn<Args, R>) -> &mut Self {
         self.host.register(name, f);

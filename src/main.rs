@@ -186,7 +186,8 @@ fn main() -> ExitCode {
 fn run_program(args: RunArgs) -> Result<u8, String> {
     let (name, bytes) = read_input(&args.file)?;
     let mut engine = mir13::Engine::new();
-    if let Some(dir) = cache_dir().filter(|_| !args.no_cache) {
+    let cache = cache_dir().filter(|_| !args.no_cache);
+    if let Some(dir) = &cache {
         engine.code_cache(dir);
     }
     let loaded = engine.load(&name, &bytes).map_err(|d| d.to_string())?;
@@ -214,9 +215,9 @@ fn run_program(args: RunArgs) -> Result<u8, String> {
         let _ = writeln!(stderr, "note: backend {}", used.name());
         if let (mir13::Backend::Jit, Ok(code)) = (used, loaded.native_code(options.config.fuel.is_some())) {
             let (found, all) = code.from_cache();
-            match engine.cache() {
-                Some(cache) => {
-                    let dir = cache.dir().display();
+            match &cache {
+                Some(dir) => {
+                    let dir = dir.display();
                     let _ = writeln!(stderr, "note: code cache {dir}: {found} of {all} functions found there");
                 }
                 None => {

@@ -61,6 +61,7 @@ impl CodeCache {
         self.dir.join(shard).join(name)
     }
 
+    /// What the entry for `key` holds, if it is there and sound.
     fn read(&self, key: &[u8]) -> Option<Vec<u8>> {
         let mut bytes = fs::read(self.entry(key)).ok()?;
         let header = MAGIC.len() + 32;
@@ -75,6 +76,7 @@ impl CodeCache {
         Some(bytes)
     }
 
+    /// Stores `blob` as the entry for `key`, then prunes its directory.
     fn write(&self, key: &[u8], blob: &[u8]) -> std::io::Result<()> {
         let path = self.entry(key);
         let shard = path.parent().expect("an entry is inside its shard");

@@ -215,10 +215,11 @@ fn build(
         call_saving: ClifFunc::from_u32(0),
     };
     let mut compiler = Compiler { cache, functions: 0, from_cache: 0 };
-    let (isa, call_params) = (&*straight, [i64t, i32t, i64t, i32t, i64t]);
-    let (module_, c) = (&mut module, &mut compiler);
-    helpers.safepoint_saving = saving_shim(module_, c, isa, helpers.safepoint, "safepoint_saving", &[i64t])?;
-    helpers.call_saving = saving_shim(module_, c, isa, helpers.call, "call_saving", &call_params)?;
+    let (safepoint, call) = (helpers.safepoint, helpers.call);
+    let call_params = [i64t, i32t, i64t, i32t, i64t];
+    helpers.safepoint_saving =
+        saving_shim(&mut module, &mut compiler, &*straight, safepoint, "safepoint_saving", &[i64t])?;
+    helpers.call_saving = saving_shim(&mut module, &mut compiler, &*straight, call, "call_saving", &call_params)?;
     let funcs = &program.module().funcs;
     let mut ids = Vec::with_capacity(funcs.len());
     let mut tramps = Vec::with_capacity(funcs.len());
@@ -463,10 +464,9 @@ struct Compiler<'a> {
 }
 
 impl Compiler<'_> {
-    /// Compiles the function in `cx` as `id` with `isa`; returns the size of
-    /// its frame. On x86-64, a function with a loop starts with as many
-    /// bytes of `nop` as place its tightest loop's header where the fetch
-    /// unit takes it well (see [`loop_padding`]).
+    /// Compiles the function in `cx` with `isa`, or takes its code from the
+    /// cache, and defines it as `id` (see [`place`]); returns the size of
+    /// its frame.
     fn define(
         &mut self,
         module: &mut JITModule,
@@ -489,7 +489,10 @@ impl Compiler<'_> {
     }
 }
 
-/// Defines the code compiled in `cx` as `id` (see [`Compiler::define`]).
+/// Defines the code compiled in `cx` as `id`; returns the size of its
+/// frame. On x86-64, a function with a loop starts with as many bytes of
+/// `nop` as place its tightest loop's header where the fetch unit takes it
+/// well (see [`loop_padding`]).
 fn place(
     module: &mut JITModule,
     cx: &cranelift_codegen::Context,
