@@ -134,3 +134,27 @@ fn a_loaded_program_runs_again_and_again() {
         assert_eq!(outcome.unwrap().exit_code(), 7);
     }
 }
+
+#[test]
+fn an_engine_with_a_code_cache_runs_a_program_again_without_compiling() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("embed-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut engine = Engine::new();
+    engine.register("env.math.twice", |n: i64| n * 2).code_cache(&dir);
+    let src = "func @f(%n: i64) -> i64 {\nentry:\n  %small = compare lt %n, 2\n  branch %small, done, more\n\
+               more:\n  %a = binop sub %n, 1\n  %r = call @f(%a)\n  %t = externcall env.math.twice(%r) -> i64\n  return %t\n\
+               done:\n  return %n\n}\nfunc @main() -> i64 {\nentry:\n  %r = call @f(10)\n  externcall env.console.log(%r)\n  return 0\n}\n";
+    let run = || {
+        let loaded = engine.load("cached.mir", src.as_bytes()).unwrap_or_else(|d| panic!("{d}"));
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let io = Io::capture(b"", Arc::clone(&stdout), Arc::new(Mutex::new(Vec::new())));
+        let options = RunOptions { backend: Backend::Jit, config: RunConfig::default() };
+        loaded.run(&options, io).expect("runs");
+        let text = String::from_utf8(stdout.lock().unwrap().clone()).unwrap();
+        (text, loaded.native_code(false).expect("compiled").from_cache())
+    };
+    let (first, (found, compiled)) = run();
+    assert_eq!((first.as_str(), found), ("512\n", 0));
+    assert_eq!(run(), (first, (compiled, compiled)), "the second load compiles nothing");
+    let _ = std::fs::remove_dir_all(&dir);
+}
