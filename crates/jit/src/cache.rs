@@ -15,8 +15,10 @@
 //!
 //! An entry is a file named by its key, written whole and renamed into
 //! place, so that concurrent runs see an entry complete or not at all.
-//! It starts with a SHA-256 of the rest, checked on every read: a damaged
-//! entry is a miss, never code that runs. Entries are spread over 256
+//! It starts with a SHA-256 of its key and the rest, checked on every
+//! read: a damaged entry, or another key's moved there, is a miss, never
+//! code that runs. Only a regular file is read (a named pipe would block
+//! the run), and one of at most [`MAX_ENTRY`] bytes. Entries are spread over 256
 //! directories by the key's first byte; one that grows past
 //! [`SHARD_ENTRIES`] loses its oldest half. Failing to read or write is a
 //! miss: the cache never makes a run fail.
@@ -31,6 +33,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// What starts every entry, before the digest: the format's version.
 const MAGIC: &[u8; 8] = b"mir13cc1";
+
+/// The largest entry read: far more than any function's code.
+const MAX_ENTRY: u64 = 64 << 20;
 
 /// Entries a directory keeps before it loses its oldest half: 16,384 in all,
 /// at a few kilobytes each (`nbody.mir`'s largest function takes 6 KB).
@@ -63,13 +68,17 @@ impl CodeCache {
 
     /// What the entry for `key` holds, if it is there and sound.
     fn read(&self, key: &[u8]) -> Option<Vec<u8>> {
-        let mut bytes = fs::read(self.entry(key)).ok()?;
+        let path = self.entry(key);
+        let kind = fs::symlink_metadata(&path).ok()?;
+        if !kind.is_file() || kind.len() > MAX_ENTRY {
+            return None;
+        }
+        let mut bytes = fs::read(&path).ok()?;
         let header = MAGIC.len() + 32;
         if bytes.len() < header || &bytes[..MAGIC.len()] != MAGIC {
             return None;
         }
-        let digest = Sha256::digest(&bytes[header..]);
-        if digest.as_slice() != &bytes[MAGIC.len()..header] {
+        if digest(key, &bytes[header..]) != bytes[MAGIC.len()..header] {
             return None;
         }
         bytes.drain(..header);
@@ -88,7 +97,7 @@ impl CodeCache {
         let written = (|| {
             let mut file = fs::File::create(&temp)?;
             file.write_all(MAGIC)?;
-            file.write_all(&Sha256::digest(blob))?;
+            file.write_all(&digest(key, blob))?;
             file.write_all(blob)?;
             fs::rename(&temp, &path)
         })();
@@ -98,6 +107,11 @@ impl CodeCache {
         written?;
         prune(shard)
     }
+}
+
+/// What an entry's header holds: a SHA-256 of its key, then of its blob.
+fn digest(key: &[u8], blob: &[u8]) -> [u8; 32] {
+    Sha256::new().chain_update(key).chain_update(blob).finalize().into()
 }
 
 /// Creates `dir` and its parents, the new ones readable by the owner only.
@@ -173,6 +187,29 @@ mod tests {
         assert_eq!(cache.read(&key), None, "a flipped bit fails the digest");
         fs::write(&path, b"mir13cc1").unwrap();
         assert_eq!(cache.read(&key), None, "a short entry is a miss");
+        let other = [8u8; 32];
+        cache.write(&other, b"other code").expect("writes");
+        fs::copy(cache.entry(&other), &path).unwrap();
+        assert_eq!(cache.read(&key), None, "another key's sound entry is a miss");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_a_regular_file_is_read() {
+        let dir = temp_dir("kinds");
+        let cache = CodeCache::new(&dir);
+        let key = [9u8; 32];
+        cache.write(&key, b"code").expect("writes");
+        let path = cache.entry(&key);
+        fs::remove_file(&path).unwrap();
+        let made = std::process::Command::new("mkfifo").arg(&path).status();
+        if made.is_ok_and(|status| status.success()) {
+            assert_eq!(cache.read(&key), None, "a named pipe is a miss, not a wait");
+            fs::remove_file(&path).unwrap();
+        }
+        std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+        assert_eq!(cache.read(&key), None, "a link is a miss");
         let _ = fs::remove_dir_all(&dir);
     }
 
