@@ -254,12 +254,13 @@ fn run_program(args: RunArgs) -> Result<u8, String> {
 
 /// Where `mir13 run` keeps the JIT's code cache: `$MIR13_CACHE_DIR`, else
 /// `$XDG_CACHE_HOME/mir13`, else `~/.cache/mir13` (the XDG default, as
-/// wasmtime's); none without a home.
+/// wasmtime's); none without an absolute home.
 fn cache_dir() -> Option<PathBuf> {
     let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let absolute = |name: &str| var(name).filter(|p| p.is_absolute());
     var("MIR13_CACHE_DIR")
-        .or_else(|| var("XDG_CACHE_HOME").filter(|p| p.is_absolute()).map(|p| p.join("mir13")))
-        .or_else(|| var("HOME").map(|home| home.join(".cache").join("mir13")))
+        .or_else(|| absolute("XDG_CACHE_HOME").map(|p| p.join("mir13")))
+        .or_else(|| absolute("HOME").map(|home| home.join(".cache").join("mir13")))
 }
 
 /// The other commands; `Err` holds what to print on stderr before exiting 2.

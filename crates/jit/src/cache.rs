@@ -18,16 +18,18 @@
 //! It starts with a SHA-256 of its key and the rest, checked on every
 //! read: a damaged entry, or another key's moved there, is a miss, never
 //! code that runs. Only a regular file is read (a named pipe would block
-//! the run), and one of at most [`MAX_ENTRY`] bytes. Entries are spread over 256
-//! directories by the key's first byte; one that grows past
-//! [`SHARD_ENTRIES`] loses its oldest half. Failing to read or write is a
-//! miss: the cache never makes a run fail.
+//! the run), and one of at most [`MAX_ENTRY`] bytes. Entries are spread
+//! over 256 directories by the key's first byte; one that grows past
+//! [`SHARD_ENTRIES`] loses the half used longest ago (a read marks an entry
+//! used). Failing to read or write is a miss: the cache never makes a run
+//! fail. The digest finds damage, not forgery: the entries are trusted as
+//! the user's own files are, and their code runs.
 
 use cranelift_codegen::incremental_cache::CacheKvStore;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::fs;
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -37,7 +39,7 @@ const MAGIC: &[u8; 8] = b"mir13cc1";
 /// The largest entry read: far more than any function's code.
 const MAX_ENTRY: u64 = 64 << 20;
 
-/// Entries a directory keeps before it loses its oldest half: 16,384 in all,
+/// Entries a directory keeps before it loses the half used longest ago: 16,384 in all,
 /// at a few kilobytes each (`nbody.mir`'s largest function takes 6 KB).
 const SHARD_ENTRIES: usize = 64;
 
@@ -66,14 +68,17 @@ impl CodeCache {
         self.dir.join(shard).join(name)
     }
 
-    /// What the entry for `key` holds, if it is there and sound.
+    /// What the entry for `key` holds, if it is there and sound; marks it
+    /// used.
     fn read(&self, key: &[u8]) -> Option<Vec<u8>> {
         let path = self.entry(key);
         let kind = fs::symlink_metadata(&path).ok()?;
         if !kind.is_file() || kind.len() > MAX_ENTRY {
             return None;
         }
-        let mut bytes = fs::read(&path).ok()?;
+        let mut file = fs::File::open(&path).ok()?;
+        let mut bytes = Vec::with_capacity(kind.len() as usize);
+        (&mut file).take(MAX_ENTRY).read_to_end(&mut bytes).ok()?;
         let header = MAGIC.len() + 32;
         if bytes.len() < header || &bytes[..MAGIC.len()] != MAGIC {
             return None;
@@ -82,6 +87,8 @@ impl CodeCache {
             return None;
         }
         bytes.drain(..header);
+        // Pruning goes by the time of last use, so a run does not lose what it needs.
+        let _ = file.set_modified(std::time::SystemTime::now());
         Some(bytes)
     }
 
@@ -123,9 +130,9 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-/// Removes the oldest half of `shard`'s entries once it holds more than
-/// [`SHARD_ENTRIES`], and what a run that stopped while writing left there
-/// an hour ago or more.
+/// Removes the half of `shard`'s entries used longest ago once it holds
+/// more than [`SHARD_ENTRIES`], and what a run that stopped while writing
+/// left there an hour ago or more.
 fn prune(shard: &Path) -> std::io::Result<()> {
     let mut entries: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
     for entry in fs::read_dir(shard)? {
@@ -214,7 +221,7 @@ mod tests {
     }
 
     #[test]
-    fn a_full_directory_loses_its_oldest_half() {
+    fn a_full_directory_loses_the_half_used_longest_ago() {
         let dir = temp_dir("prune");
         let cache = CodeCache::new(&dir);
         let key = |i: usize| {
@@ -229,6 +236,27 @@ mod tests {
         assert_eq!(left, SHARD_ENTRIES / 2);
         let readable = (0..=SHARD_ENTRIES).filter(|&i| cache.read(&key(i)).is_some()).count();
         assert_eq!(readable, SHARD_ENTRIES / 2);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn reading_an_entry_keeps_it_when_its_directory_is_pruned() {
+        let dir = temp_dir("used");
+        let cache = CodeCache::new(&dir);
+        let key = |i: usize| {
+            let mut k = [0u8; 32];
+            k[1..9].copy_from_slice(&i.to_le_bytes());
+            k
+        };
+        for i in 0..SHARD_ENTRIES {
+            cache.write(&key(i), b"x").expect("writes");
+            let written = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000 + i as u64);
+            fs::File::options().write(true).open(cache.entry(&key(i))).unwrap().set_modified(written).unwrap();
+        }
+        assert!(cache.read(&key(0)).is_some(), "the entry written first");
+        cache.write(&key(SHARD_ENTRIES), b"x").expect("writes");
+        assert!(cache.read(&key(0)).is_some(), "just used, so kept");
+        assert!(cache.read(&key(1)).is_none(), "used longest ago, so gone");
         let _ = fs::remove_dir_all(&dir);
     }
 
