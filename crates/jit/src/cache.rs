@@ -220,15 +220,17 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
     }
 
+    /// Key number `i` of those whose entries share directory `00`.
+    fn key(i: usize) -> [u8; 32] {
+        let mut k = [0u8; 32];
+        k[1..9].copy_from_slice(&i.to_le_bytes());
+        k
+    }
+
     #[test]
     fn a_full_directory_loses_the_half_used_longest_ago() {
         let dir = temp_dir("prune");
         let cache = CodeCache::new(&dir);
-        let key = |i: usize| {
-            let mut k = [0u8; 32];
-            k[1..9].copy_from_slice(&i.to_le_bytes());
-            k
-        };
         for i in 0..=SHARD_ENTRIES {
             cache.write(&key(i), b"x").expect("writes");
         }
@@ -243,11 +245,6 @@ mod tests {
     fn reading_an_entry_keeps_it_when_its_directory_is_pruned() {
         let dir = temp_dir("used");
         let cache = CodeCache::new(&dir);
-        let key = |i: usize| {
-            let mut k = [0u8; 32];
-            k[1..9].copy_from_slice(&i.to_le_bytes());
-            k
-        };
         for i in 0..SHARD_ENTRIES {
             cache.write(&key(i), b"x").expect("writes");
             let written = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000 + i as u64);
