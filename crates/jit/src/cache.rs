@@ -39,8 +39,9 @@ const MAGIC: &[u8; 8] = b"mir13cc1";
 /// The largest entry read: far more than any function's code.
 const MAX_ENTRY: u64 = 64 << 20;
 
-/// Entries a directory keeps before it loses the half used longest ago: 16,384 in all,
-/// at a few kilobytes each (`nbody.mir`'s largest function takes 6 KB).
+/// Entries a directory keeps before it loses the half used longest ago:
+/// 16,384 in all, at a few kilobytes each (`nbody.mir`'s largest function
+/// takes 6 KB).
 const SHARD_ENTRIES: usize = 64;
 
 /// A directory of compiled functions (see the module doc).
@@ -116,7 +117,7 @@ impl CodeCache {
     }
 }
 
-/// What an entry's header holds: a SHA-256 of its key, then of its blob.
+/// What an entry's header holds: a SHA-256 of its key followed by its blob.
 fn digest(key: &[u8], blob: &[u8]) -> [u8; 32] {
     Sha256::new().chain_update(key).chain_update(blob).finalize().into()
 }
